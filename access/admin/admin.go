@@ -1,0 +1,94 @@
+package admin
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/ory/fosite"
+
+	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/identity"
+)
+
+// Prefix is where the API is mounted.
+const Prefix = "/api/v1"
+
+// TokenIntrospector checks a bearer token. *access.Provider implements it (fosite's
+// IntrospectToken): it returns an error for an unknown, expired or revoked token, and
+// otherwise the kind of token it found and the stored request with its session.
+type TokenIntrospector interface {
+	IntrospectToken(ctx context.Context, token string, tokenUse fosite.TokenUse, session fosite.Session, scope ...string) (fosite.TokenUse, fosite.AccessRequester, error)
+}
+
+var _ TokenIntrospector = (*access.Provider)(nil)
+
+// Handler serves the admin API. Directory and Clients must share one Transactor (they
+// do in cmd/weft: one database), because a client is created inside a transaction the
+// handler opens through the Directory.
+type Handler struct {
+	Directory *identity.Directory
+	Clients   *access.Clients
+	Tokens    TokenIntrospector
+	Logger    *slog.Logger
+	// Audit, when set, records every successful change in the audit log.
+	Audit AuditRecorder
+}
+
+// AuditRecorder appends to the audit log (identity.AuditLog implements it).
+type AuditRecorder interface {
+	Record(ctx context.Context, kind, actor, subject string, detail map[string]any) error
+}
+
+// route is one endpoint of the API; routes is the whole API, so that Register and the
+// tests that keep the OpenAPI document honest read the same table.
+type route struct {
+	method, path string
+	handle       func(*Handler, echo.Context) error
+}
+
+var routes = []route{
+	{http.MethodGet, "/users", (*Handler).listUsers},
+	{http.MethodPost, "/users", (*Handler).createUser},
+	{http.MethodGet, "/users/:id", (*Handler).getUser},
+	{http.MethodPatch, "/users/:id", (*Handler).patchUser},
+	{http.MethodPut, "/users/:id/password", (*Handler).setPassword},
+	{http.MethodGet, "/users/:id/groups", (*Handler).groupsOfUser},
+
+	{http.MethodGet, "/groups", (*Handler).listGroups},
+	{http.MethodPost, "/groups", (*Handler).createGroup},
+	{http.MethodGet, "/groups/:id", (*Handler).getGroup},
+	{http.MethodPatch, "/groups/:id", (*Handler).patchGroup},
+	{http.MethodDelete, "/groups/:id", (*Handler).deleteGroup},
+	{http.MethodGet, "/groups/:id/members", (*Handler).listMembers},
+	{http.MethodPut, "/groups/:id/members/:user_id", (*Handler).addMember},
+	{http.MethodDelete, "/groups/:id/members/:user_id", (*Handler).removeMember},
+
+	{http.MethodGet, "/machine-identities", (*Handler).listMachines},
+	{http.MethodPost, "/machine-identities", (*Handler).createMachine},
+	{http.MethodGet, "/machine-identities/:id", (*Handler).getMachine},
+	{http.MethodPatch, "/machine-identities/:id", (*Handler).patchMachine},
+
+	{http.MethodGet, "/clients", (*Handler).listClients},
+	{http.MethodPost, "/clients", (*Handler).createClient},
+	{http.MethodGet, "/clients/:id", (*Handler).getClient},
+}
+
+// Register mounts the API on e. The group has no group-level middleware on purpose:
+// echo would then add catch-all routes under the prefix; each route carries its own.
+func (h *Handler) Register(e *echo.Echo) {
+	g := e.Group(Prefix)
+	g.GET(openAPIPath, h.openAPI)
+	for _, r := range routes {
+		write := r.method != http.MethodGet && r.method != http.MethodHead
+		g.Add(r.method, r.path, func(c echo.Context) error { return r.handle(h, c) }, renderValidation, h.authenticate(write))
+	}
+}
+
+func (h *Handler) logger() *slog.Logger {
+	if h.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return h.Logger
+}

@@ -1,0 +1,225 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+	"github.com/ory/fosite"
+
+	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/httpserver"
+	accsql "github.com/weft-fabric/weft/access/sqlstore"
+	"github.com/weft-fabric/weft/identity"
+	"github.com/weft-fabric/weft/identity/password"
+	"github.com/weft-fabric/weft/identity/sqlstore"
+	"github.com/weft-fabric/weft/identity/sqlstore/sqltest"
+)
+
+// fakeTokens stands in for the OAuth provider: the token check is not what these tests
+// are about (cmd/weft's end-to-end test uses real tokens); the directory is real.
+type fakeTokens struct {
+	introspect func(ctx context.Context, token string) (fosite.TokenUse, fosite.AccessRequester, error)
+}
+
+func (f fakeTokens) IntrospectToken(ctx context.Context, token string, _ fosite.TokenUse, _ fosite.Session, _ ...string) (fosite.TokenUse, fosite.AccessRequester, error) {
+	return f.introspect(ctx, token)
+}
+
+// env is the API over a real, migrated database, plus tokens minted by the fake.
+type env struct {
+	t       *testing.T
+	e       *echo.Echo
+	db      *sqlstore.DB
+	dir     *identity.Directory
+	clients *access.Clients
+	tokens  map[string]fosite.AccessRequester
+	refresh map[string]bool
+	root    identity.User // in weft-admins
+	plain   identity.User // in no group
+}
+
+// Tokens every env offers.
+const (
+	tokAdmin     = "tok-m2m-admin"  // client_credentials, weft:admin
+	tokRead      = "tok-m2m-read"   // client_credentials, weft:admin:read
+	tokNoScope   = "tok-m2m-none"   // client_credentials, api.read
+	tokUserAdmin = "tok-user-admin" // root's login session, weft:admin
+	tokUserPlain = "tok-user-plain" // a user outside weft-admins, weft:admin
+	tokRefresh   = "tok-refresh"    // a refresh token with weft:admin
+)
+
+var testParams = password.Params{MemoryKiB: password.MinMemoryKiB, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+func newEnv(t *testing.T, b sqltest.Backend) *env {
+	t.Helper()
+	db := sqltest.Open(t, b)
+	hasher, err := password.NewHasher(testParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := sqlstore.NewDirectory(db)
+	dir := identity.NewDirectory(store, db, hasher)
+	clients := access.NewClients(accsql.NewClients(db), store, db, hasher)
+	ctx := context.Background()
+	boot, err := dir.EnsureBootstrapAdmin(ctx, "root", "root-password-123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := dir.CreateUser(ctx, identity.NewUser{Username: "plain", Email: "plain@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	en := &env{t: t, db: db, dir: dir, clients: clients, root: boot.User, plain: plain,
+		tokens: map[string]fosite.AccessRequester{}, refresh: map[string]bool{}}
+	en.mint(tokAdmin, "script", "script", "", ScopeAdmin)
+	en.mint(tokRead, "reader", "reader", "", ScopeAdminRead)
+	en.mint(tokNoScope, "m2m", "m2m", "", "api.read")
+	en.mint(tokUserAdmin, "console", boot.User.ID, "sid-1", "openid", ScopeAdmin)
+	en.mint(tokUserPlain, "console", plain.ID, "sid-2", "openid", ScopeAdmin)
+	en.mint(tokRefresh, "console", boot.User.ID, "sid-1", ScopeAdmin)
+	en.refresh[tokRefresh] = true
+
+	e := httpserver.New(httpserver.Options{Errors: []httpserver.ErrorMapping{ // as cmd/weft/serve.go
+		{Err: identity.ErrInvalid, Status: 400, Title: "Invalid request"},
+		{Err: identity.ErrNotFound, Status: 404, Title: "Not found"},
+		{Err: identity.ErrConflict, Status: 409, Title: "Conflict"},
+		{Err: identity.ErrInvalidCredentials, Status: 401, Title: "Unauthorized"},
+	}})
+	h := &Handler{Directory: dir, Clients: clients, Tokens: fakeTokens{introspect: en.introspect}}
+	h.Register(e)
+	en.e = e
+	return en
+}
+
+// mint registers a token as the provider would have stored it.
+func (en *env) mint(token, clientID, subject, sid string, scopes ...string) {
+	r := fosite.NewAccessRequest(access.NewSession(subject, "", sid))
+	r.Client = &fosite.DefaultClient{ID: clientID}
+	for _, s := range scopes {
+		r.GrantScope(s)
+	}
+	en.tokens[token] = r
+}
+
+func (en *env) introspect(_ context.Context, token string) (fosite.TokenUse, fosite.AccessRequester, error) {
+	r, ok := en.tokens[token]
+	if !ok {
+		return "", nil, fosite.ErrRequestUnauthorized.WithHint("no such token")
+	}
+	if en.refresh[token] {
+		return fosite.RefreshToken, r, nil
+	}
+	return fosite.AccessToken, r, nil
+}
+
+func forEachBackend(t *testing.T, fn func(t *testing.T, en *env)) {
+	for _, b := range sqltest.Backends {
+		t.Run(string(b), func(t *testing.T) {
+			t.Parallel()
+			fn(t, newEnv(t, b))
+		})
+	}
+}
+
+// response is a recorded answer.
+type response struct {
+	code   int
+	header http.Header
+	body   []byte
+}
+
+func (r response) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+// problem is a problem+json body.
+type problem struct {
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Detail    string `json:"detail"`
+	Field     string `json:"field"`
+	RequestID string `json:"request_id"`
+}
+
+// do sends a request with token (none if empty). A body that is not a string or
+// []byte is sent as JSON.
+func (en *env) do(method, path, token string, body any) response {
+	en.t.Helper()
+	var rd io.Reader
+	ctype := ""
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd, ctype = strings.NewReader(b), "application/json"
+	case []byte:
+		rd, ctype = bytes.NewReader(b), "application/json"
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			en.t.Fatal(err)
+		}
+		rd, ctype = bytes.NewReader(j), "application/json"
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return en.send(req)
+}
+
+func (en *env) send(req *http.Request) response {
+	rec := httptest.NewRecorder()
+	en.e.ServeHTTP(rec, req)
+	return response{code: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+}
+
+// ok fails the test unless the answer has status want, and decodes it into v.
+func (en *env) ok(want int, r response, v any) {
+	en.t.Helper()
+	if r.code != want {
+		en.t.Fatalf("status %d, want %d: %s", r.code, want, r.body)
+	}
+	if v != nil {
+		r.decode(en.t, v)
+	}
+}
+
+// problemOf asserts a problem+json answer with status want.
+func problemOf(t *testing.T, r response, want int) problem {
+	t.Helper()
+	if r.code != want {
+		t.Fatalf("status %d, want %d: %s", r.code, want, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type %q, want application/problem+json (%s)", ct, r.body)
+	}
+	var p problem
+	r.decode(t, &p)
+	if p.Status != want || p.Title == "" || p.RequestID == "" {
+		t.Fatalf("problem = %+v", p)
+	}
+	return p
+}
+
+// snapshot reads every directory and client row, to show that a refused request
+// wrote nothing.
+func snapshot(t *testing.T, db *sql.DB) map[string][]string {
+	return sqltest.Snapshot(t, db, sqltest.DirectoryTables...)
+}
+
+func equalSnap(a, b map[string][]string) bool { return reflect.DeepEqual(a, b) }

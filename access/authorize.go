@@ -1,0 +1,238 @@
+package access
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/ory/fosite"
+
+	"github.com/weft-fabric/weft/identity"
+)
+
+// Paths of the pages that the authorization endpoint sends the browser to (served by ui).
+const (
+	PathLogin   = "/login"
+	PathConsent = "/consent"
+)
+
+// denyParam marks an authorization request that the user declined on the consent page.
+const denyParam = "weft_consent_denied"
+
+// authorize is the authorization endpoint: validate with fosite, check the redirect URI
+// by exact string, make sure a live login session and consent exist (sending the
+// browser to the login or consent page otherwise), then issue the code bound to the
+// session's sid.
+func (h *Handler) authorize(c echo.Context) error {
+	ctx := c.Request().Context()
+	r, w := c.Request(), c.Response()
+	if err := r.ParseForm(); err != nil {
+		return &echo.HTTPError{Code: http.StatusBadRequest, Message: "The authorization request could not be read."}
+	}
+	// RFC 9700 4.1.3: simple string comparison, before fosite sees the request: fosite
+	// compares parsed loopback URIs, which lets a percent-encoded variant through, and
+	// would redirect its own errors there. We never redirect to an unregistered URI.
+	if raw := r.Form.Get("redirect_uri"); raw != "" {
+		cl, err := h.Clients.Client(ctx, r.Form.Get("client_id"))
+		if err == nil && !slices.Contains(cl.RedirectURIs, raw) {
+			return &echo.HTTPError{Code: http.StatusBadRequest, Message: "The redirect_uri is not registered for this client."}
+		}
+	}
+	ar, err := h.Provider.NewAuthorizeRequest(ctx, r)
+	if err != nil {
+		h.logFailure(ctx, "authorization request refused", err)
+		h.Provider.WriteAuthorizeError(ctx, w, ar, err)
+		return nil
+	}
+	client, err := h.Clients.Client(ctx, ar.GetClient().GetID())
+	if err != nil {
+		return err
+	}
+	// PKCE with S256 is required of every client unless an administrator turned it off
+	// for a confidential one. Checking here, rather than when fosite issues the code,
+	// spares the user a login that could only end in an error.
+	if r.Form.Get("code_challenge") == "" && (client.PKCERequired || client.Type == Public) {
+		h.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrInvalidRequest.WithHint("PKCE is required: send code_challenge with code_challenge_method=S256."))
+		return nil
+	}
+	if r.Form.Get("code_challenge") != "" && r.Form.Get("code_challenge_method") != "S256" {
+		h.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrInvalidRequest.WithHint("Only the S256 code_challenge_method is supported."))
+		return nil
+	}
+	if r.Form.Get(denyParam) != "" {
+		h.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint("The user declined the request."))
+		return nil
+	}
+	prompt := strings.Fields(r.Form.Get("prompt"))
+	has := func(p string) bool { return slices.Contains(prompt, p) }
+	if has("none") && len(prompt) > 1 {
+		h.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrInvalidRequest.WithHint("prompt=none cannot be combined with other values."))
+		return nil
+	}
+
+	ls, user, ok := h.liveSession(ctx, r)
+	if ok && mustReauthenticate(r.Form, ls, has("login")) {
+		ok = false
+	}
+	if !ok {
+		if has("none") {
+			h.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrLoginRequired)
+			return nil
+		}
+		return c.Redirect(http.StatusFound, PathLogin+"?next="+url.QueryEscape(continueURL(r.Form, "login")))
+	}
+
+	requested := []string(ar.GetRequestedScopes())
+	if !client.FirstParty {
+		consent, err := h.Consents.Consent(ctx, user.ID, client.ID)
+		if err != nil && !errors.Is(err, identity.ErrNotFound) {
+			return err
+		}
+		if err != nil || !consent.Covers(requested) || has("consent") {
+			if has("none") {
+				h.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrConsentRequired)
+				return nil
+			}
+			return c.Redirect(http.StatusFound, PathConsent+"?next="+url.QueryEscape(continueURL(r.Form, "consent")))
+		}
+	}
+	for _, s := range requested {
+		ar.GrantScope(s) // fosite has checked them against the client's allowed scopes
+	}
+	for _, a := range ar.GetRequestedAudience() {
+		ar.GrantAudience(a)
+	}
+	session, err := h.userSession(ctx, user, ls, requested)
+	if err != nil {
+		return err
+	}
+	session.ClientID = client.ID
+	resp, err := h.Provider.NewAuthorizeResponse(ctx, ar, session)
+	if err != nil {
+		h.logFailure(ctx, "authorization response failed", err)
+		h.Provider.WriteAuthorizeError(ctx, w, ar, err)
+		return nil
+	}
+	h.Provider.WriteAuthorizeResponse(ctx, w, ar, resp)
+	return nil
+}
+
+// LiveSession resumes the browser's login session (for the consent page too).
+func (h *Handler) LiveSession(ctx context.Context, r *http.Request) (identity.LoginSession, identity.User, bool) {
+	return h.liveSession(ctx, r)
+}
+
+// liveSession resumes the browser's login session if its cookie is valid and its user
+// is still active.
+func (h *Handler) liveSession(ctx context.Context, r *http.Request) (identity.LoginSession, identity.User, bool) {
+	cookie := h.Cookies.Session(r)
+	if cookie == "" {
+		return identity.LoginSession{}, identity.User{}, false
+	}
+	ls, err := h.Sessions.Resume(ctx, cookie)
+	if err != nil {
+		return identity.LoginSession{}, identity.User{}, false
+	}
+	u, err := h.Directory.UserByID(ctx, ls.UserID)
+	if err != nil || u.Status != identity.StatusActive {
+		return identity.LoginSession{}, identity.User{}, false
+	}
+	return ls, u, true
+}
+
+// mustReauthenticate applies prompt=login and max_age (OIDC Core 3.1.2.1).
+func mustReauthenticate(form url.Values, ls identity.LoginSession, promptLogin bool) bool {
+	if promptLogin {
+		return true
+	}
+	if v := form.Get("max_age"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n >= 0 && time.Since(ls.AuthTime) > time.Duration(n)*time.Second {
+			return true
+		}
+	}
+	return false
+}
+
+// continueURL is the authorization request to come back to after the login or consent
+// page. It drops what that page satisfies (prompt=login and max_age after a fresh login,
+// prompt=consent after consent) so the browser does not loop.
+func continueURL(form url.Values, satisfied string) string {
+	q := url.Values{}
+	for k, vs := range form {
+		if k == denyParam {
+			continue
+		}
+		q[k] = append([]string(nil), vs...)
+	}
+	if p := strings.Fields(q.Get("prompt")); len(p) > 0 {
+		p = slices.DeleteFunc(p, func(s string) bool { return s == satisfied })
+		if len(p) == 0 {
+			q.Del("prompt")
+		} else {
+			q.Set("prompt", strings.Join(p, " "))
+		}
+	}
+	if satisfied == "login" {
+		q.Del("max_age")
+	}
+	return PathAuthorize + "?" + q.Encode()
+}
+
+// IsContinueURL reports whether next is an authorization request path that the login and
+// consent pages may redirect to: a relative path to our own endpoint, never an open
+// redirect.
+func IsContinueURL(next string) bool {
+	return strings.HasPrefix(next, PathAuthorize+"?") && !strings.ContainsAny(next, "\r\n\\")
+}
+
+// userSession builds the token session: subject, sid, auth_time, acr/amr and the claims
+// the granted scopes release into the ID token.
+func (h *Handler) userSession(ctx context.Context, u identity.User, ls identity.LoginSession, scopes []string) (*Session, error) {
+	s := NewSession(u.ID, u.Username, ls.ID)
+	s.Claims.AuthTime = ls.AuthTime
+	s.Claims.RequestedAt = time.Now().UTC()
+	s.Claims.AuthenticationContextClassReference = ls.ACR
+	s.Claims.AuthenticationMethodsReferences = ls.AMR
+	s.Claims.Extra["sid"] = ls.ID
+	claims, err := h.userClaims(ctx, u, scopes)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range claims {
+		s.Claims.Extra[k] = v
+	}
+	return s, nil
+}
+
+// userClaims releases profile claims by scope (OIDC Core 5.4).
+func (h *Handler) userClaims(ctx context.Context, u identity.User, scopes []string) (map[string]interface{}, error) {
+	out := map[string]interface{}{}
+	if slices.Contains(scopes, "profile") {
+		out["preferred_username"] = u.Username
+		if u.DisplayName != "" {
+			out["name"] = u.DisplayName
+		}
+	}
+	if slices.Contains(scopes, "email") && u.Email != "" {
+		out["email"] = u.Email
+		out["email_verified"] = false // Weft does not verify addresses yet
+	}
+	if slices.Contains(scopes, "groups") {
+		gs, err := h.Directory.GroupsOf(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		names := make([]string, 0, len(gs))
+		for _, g := range gs {
+			names = append(names, g.Name)
+		}
+		out["groups"] = names
+	}
+	return out, nil
+}

@@ -1,0 +1,451 @@
+package access
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/weft-fabric/weft/identity"
+	"github.com/weft-fabric/weft/identity/password"
+)
+
+// ClientType is the OAuth 2.0 client type (RFC 6749 section 2.1).
+type ClientType string
+
+const (
+	// Confidential clients can keep a secret (server-side apps, machine clients).
+	Confidential ClientType = "confidential"
+	// Public clients cannot (SPAs, native apps): they authenticate with PKCE only.
+	Public ClientType = "public"
+)
+
+// Grant types Weft issues. Implicit and resource-owner password are deliberately absent
+// (RFC 9700 section 2.1.2 and 2.4).
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
+)
+
+// Access-token formats.
+const (
+	TokenFormatOpaque = "opaque"
+	TokenFormatJWT    = "jwt"
+)
+
+var supportedGrants = []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials}
+
+// Limits on a client definition.
+const (
+	MinClientSecretLen = 12
+	maxClientIDLen     = 128
+	maxClientNameLen   = 256
+	maxRedirectURIs    = 32
+	maxScopes          = 64
+)
+
+// Client is an OAuth client definition. SecretHash is an argon2id PHC string; the
+// secret itself is never stored.
+type Client struct {
+	ID           string
+	Name         string
+	Type         ClientType
+	SecretHash   string
+	RedirectURIs []string
+	GrantTypes   []string
+	Scopes       []string
+	OwnerID      string // a user who answers for the client; optional
+	// Introspection lets the client call token introspection (RFC 7662): gateways.
+	Introspection bool
+	// FirstParty clients skip the consent page: the organisation runs them.
+	FirstParty bool
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the browser, by
+	// exact string match.
+	PostLogoutRedirectURIs []string
+	// AccessTokenFormat is "opaque" (HMAC, the default) or "jwt" (RFC 9068, for
+	// resource servers that validate tokens offline).
+	AccessTokenFormat string
+	// TokenEndpointAuthMethod is "" (client secret, basic or post) or "private_key_jwt"
+	// (RFC 7523: a JWT signed with a key from JWKS, no secret at all).
+	TokenEndpointAuthMethod string
+	// JWKS is the client's public JWK Set (JSON) for private_key_jwt.
+	JWKS string
+	// IDTokenSigningAlg is ES256 (default) or RS256, for relying parties that cannot
+	// verify ECDSA.
+	IDTokenSigningAlg string
+	// PKCERequired is true unless an administrator turned it off for a confidential
+	// client that cannot send PKCE; public clients always need it.
+	PKCERequired bool
+	// MachineIdentityID binds a confidential client to a machine identity: its
+	// client_credentials tokens carry the machine identity as subject.
+	MachineIdentityID string
+	// BackchannelLogoutURI receives OIDC Back-Channel Logout tokens when a session
+	// the client took part in ends.
+	BackchannelLogoutURI string
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
+}
+
+// ClientStore persists clients. Errors use the identity sentinels: ErrNotFound,
+// ErrConflict (the id is taken), ErrNotFound for an unknown owner on write.
+type ClientStore interface {
+	CreateClient(ctx context.Context, c Client) error
+	// UpdateClient replaces every mutable field of the client with c.ID.
+	UpdateClient(ctx context.Context, c Client) error
+	ClientByID(ctx context.Context, id string) (Client, error)
+	// ListClients orders by id; the cursor is the last id of the page.
+	ListClients(ctx context.Context, p identity.Page) ([]Client, string, error)
+}
+
+// ClientSpec is a client definition as an administrator writes it. Exactly one of
+// Secret and SecretHash is set for confidential clients, neither for public ones.
+type ClientSpec struct {
+	ID           string
+	Name         string
+	Type         ClientType
+	Secret       string
+	SecretHash   string
+	RedirectURIs []string
+	GrantTypes   []string
+	Scopes       []string
+	OwnerID      string
+
+	Introspection          bool
+	FirstParty             bool
+	PostLogoutRedirectURIs []string
+	AccessTokenFormat      string // "" means opaque
+
+	TokenEndpointAuthMethod string // "" or "private_key_jwt"
+	JWKS                    string // public JWK Set as JSON, for private_key_jwt
+
+	IDTokenSigningAlg string // "" means ES256
+	PKCERequired      *bool  // nil means true
+	MachineIdentityID string // optional; needs client_credentials
+
+	BackchannelLogoutURI string
+}
+
+// Clients is the client registry service.
+type Clients struct {
+	store  ClientStore
+	users  identity.UserStore
+	tx     identity.Transactor
+	hasher *password.Hasher
+	now    func() time.Time
+}
+
+// NewClients builds the registry. users is used to check owners.
+func NewClients(store ClientStore, users identity.UserStore, tx identity.Transactor, hasher *password.Hasher) *Clients {
+	return &Clients{store: store, users: users, tx: tx, hasher: hasher,
+		now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
+}
+
+func invalid(field, reason string) error {
+	return &identity.ValidationError{Field: field, Reason: reason}
+}
+
+// Validate checks a spec on its own (no storage), returning a *identity.ValidationError.
+func (s ClientSpec) Validate() error {
+	if s.ID == "" || len(s.ID) > maxClientIDLen {
+		return invalid("id", fmt.Sprintf("must be 1 to %d characters", maxClientIDLen))
+	}
+	for _, r := range s.ID {
+		// RFC 6749 allows any VSCHAR; we keep ids URL- and log-safe.
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-._~", r)) {
+			return invalid("id", "may contain only letters, digits and - . _ ~")
+		}
+	}
+	if strings.TrimSpace(s.Name) == "" || utf8.RuneCountInString(s.Name) > maxClientNameLen || !utf8.ValidString(s.Name) {
+		return invalid("name", fmt.Sprintf("is required, at most %d characters", maxClientNameLen))
+	}
+	if m := s.TokenEndpointAuthMethod; m != "" && m != AuthPrivateKeyJWT {
+		return invalid("token_endpoint_auth_method", "must be private_key_jwt, or absent for a client secret")
+	}
+	switch s.Type {
+	case Confidential:
+		if s.TokenEndpointAuthMethod == AuthPrivateKeyJWT {
+			if s.Secret != "" || s.SecretHash != "" {
+				return invalid("secret", "a private_key_jwt client authenticates with its keys and has no secret")
+			}
+			break
+		}
+		if (s.Secret == "") == (s.SecretHash == "") {
+			return invalid("secret", "a confidential client needs exactly one of secret and secret_hash")
+		}
+		if s.Secret != "" && (utf8.RuneCountInString(s.Secret) < MinClientSecretLen || len(s.Secret) > password.MaxLen) {
+			return invalid("secret", fmt.Sprintf("must be at least %d characters", MinClientSecretLen))
+		}
+		if s.SecretHash != "" {
+			if _, _, _, err := password.Decode(s.SecretHash); err != nil {
+				return invalid("secret_hash", "must be an argon2id PHC string with sane parameters")
+			}
+		}
+	case Public:
+		if s.Secret != "" || s.SecretHash != "" {
+			return invalid("secret", "a public client cannot have a secret")
+		}
+	default:
+		return invalid("type", "must be confidential or public")
+	}
+	if len(s.GrantTypes) == 0 {
+		return invalid("grant_types", "at least one grant type is required")
+	}
+	for _, g := range s.GrantTypes {
+		if !slices.Contains(supportedGrants, g) {
+			return invalid("grant_types", fmt.Sprintf("%q is not supported (supported: %s)", g, strings.Join(supportedGrants, ", ")))
+		}
+	}
+	if dup := firstDuplicate(s.GrantTypes); dup != "" {
+		return invalid("grant_types", fmt.Sprintf("%q is listed twice", dup))
+	}
+	has := func(g string) bool { return slices.Contains(s.GrantTypes, g) }
+	if has(GrantClientCredentials) && s.Type == Public {
+		return invalid("grant_types", "client_credentials needs a confidential client")
+	}
+	if has(GrantRefreshToken) && !has(GrantAuthorizationCode) {
+		return invalid("grant_types", "refresh_token needs authorization_code")
+	}
+	if has(GrantAuthorizationCode) && len(s.RedirectURIs) == 0 {
+		return invalid("redirect_uris", "authorization_code needs at least one redirect URI")
+	}
+	if !has(GrantAuthorizationCode) && len(s.RedirectURIs) > 0 {
+		return invalid("redirect_uris", "only clients with authorization_code use redirect URIs")
+	}
+	if len(s.RedirectURIs) > maxRedirectURIs {
+		return invalid("redirect_uris", fmt.Sprintf("at most %d", maxRedirectURIs))
+	}
+	for _, u := range s.RedirectURIs {
+		if err := checkRedirectURI(u); err != nil {
+			return invalid("redirect_uris", fmt.Sprintf("%q: %v", u, err))
+		}
+	}
+	if dup := firstDuplicate(s.RedirectURIs); dup != "" {
+		return invalid("redirect_uris", fmt.Sprintf("%q is listed twice", dup))
+	}
+	if len(s.PostLogoutRedirectURIs) > maxRedirectURIs {
+		return invalid("post_logout_redirect_uris", fmt.Sprintf("at most %d", maxRedirectURIs))
+	}
+	for _, u := range s.PostLogoutRedirectURIs {
+		if err := checkRedirectURI(u); err != nil {
+			return invalid("post_logout_redirect_uris", fmt.Sprintf("%q: %v", u, err))
+		}
+	}
+	switch s.TokenEndpointAuthMethod {
+	case "":
+		if s.JWKS != "" {
+			return invalid("jwks", "only private_key_jwt clients register keys")
+		}
+	case AuthPrivateKeyJWT:
+		if s.Type != Confidential {
+			return invalid("token_endpoint_auth_method", "private_key_jwt needs a confidential client")
+		}
+		if _, err := JWKSAlgorithm(s.JWKS); err != nil {
+			return invalid("jwks", err.Error())
+		}
+	default:
+		return invalid("token_endpoint_auth_method", "must be private_key_jwt, or absent for a client secret")
+	}
+	switch s.IDTokenSigningAlg {
+	case "", "ES256", "RS256":
+	default:
+		return invalid("id_token_signed_response_alg", "must be ES256 or RS256")
+	}
+	if s.BackchannelLogoutURI != "" {
+		if err := checkRedirectURI(s.BackchannelLogoutURI); err != nil || !strings.HasPrefix(s.BackchannelLogoutURI, "http") {
+			return invalid("backchannel_logout_uri", "must be an https URL (http only on loopback), without a fragment")
+		}
+	}
+	if s.MachineIdentityID != "" && !slices.Contains(s.GrantTypes, GrantClientCredentials) {
+		return invalid("machine_identity", "only a client_credentials client can act for a machine identity")
+	}
+	if s.PKCERequired != nil && !*s.PKCERequired && s.Type != Confidential {
+		return invalid("pkce_required", "public clients always need PKCE")
+	}
+	switch s.AccessTokenFormat {
+	case "", TokenFormatOpaque, TokenFormatJWT:
+	default:
+		return invalid("access_token_format", "must be opaque or jwt")
+	}
+	if s.Introspection && s.Type == Public {
+		return invalid("introspection", "a public client cannot authenticate, so it cannot introspect")
+	}
+	if len(s.Scopes) > maxScopes {
+		return invalid("scopes", fmt.Sprintf("at most %d", maxScopes))
+	}
+	for _, sc := range s.Scopes {
+		if !validScopeToken(sc) {
+			return invalid("scopes", fmt.Sprintf("%q is not a valid scope token (RFC 6749 section 3.3)", sc))
+		}
+	}
+	if dup := firstDuplicate(s.Scopes); dup != "" {
+		return invalid("scopes", fmt.Sprintf("%q is listed twice", dup))
+	}
+	return nil
+}
+
+// checkRedirectURI enforces RFC 9700 section 2.1 and RFC 8252: absolute, no fragment,
+// https, or http only on loopback, or a private-use scheme (reverse domain name) for
+// native apps. Matching at authorization time is exact string comparison.
+func checkRedirectURI(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() {
+		return errors.New("must be an absolute URI")
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return errors.New("must not contain a fragment")
+	}
+	if u.User != nil {
+		return errors.New("must not contain user information")
+	}
+	switch u.Scheme {
+	case "https":
+		if u.Host == "" {
+			return errors.New("needs a host")
+		}
+	case "http":
+		if !isLoopbackHost(u.Hostname()) {
+			return errors.New("http is allowed only for loopback hosts (127.0.0.1, [::1], localhost); use https")
+		}
+	case "javascript", "data", "file", "vbscript":
+		return fmt.Errorf("scheme %q is not allowed", u.Scheme)
+	default:
+		if !strings.Contains(u.Scheme, ".") {
+			return errors.New("custom schemes must be reverse domain names such as com.example.app")
+		}
+	}
+	return nil
+}
+
+func isLoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+func validScopeToken(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func firstDuplicate(xs []string) string {
+	seen := make(map[string]bool, len(xs))
+	for _, x := range xs {
+		if seen[x] {
+			return x
+		}
+		seen[x] = true
+	}
+	return ""
+}
+
+// Apply creates the client or brings it in line with spec, reporting whether anything
+// was written. A plaintext secret that already matches the stored hash is left alone, so
+// applying the same definition twice changes nothing. Returns *identity.ValidationError
+// (ErrInvalid) for a bad spec or an unknown owner.
+func (c *Clients) Apply(ctx context.Context, spec ClientSpec) (created, changed bool, err error) {
+	if err := spec.Validate(); err != nil {
+		return false, false, err
+	}
+	err = c.tx.InTx(ctx, func(ctx context.Context) error {
+		if spec.OwnerID != "" {
+			if _, err := c.users.UserByID(ctx, spec.OwnerID); errors.Is(err, identity.ErrNotFound) {
+				return invalid("owner", "no such user")
+			} else if err != nil {
+				return err
+			}
+		}
+		cur, err := c.store.ClientByID(ctx, spec.ID)
+		exists := err == nil
+		if err != nil && !errors.Is(err, identity.ErrNotFound) {
+			return err
+		}
+		next := Client{ID: spec.ID, Name: spec.Name, Type: spec.Type, RedirectURIs: nonNil(spec.RedirectURIs),
+			GrantTypes: nonNil(spec.GrantTypes), Scopes: nonNil(spec.Scopes), OwnerID: spec.OwnerID,
+			Introspection: spec.Introspection, FirstParty: spec.FirstParty,
+			PostLogoutRedirectURIs: nonNil(spec.PostLogoutRedirectURIs), AccessTokenFormat: spec.AccessTokenFormat,
+			TokenEndpointAuthMethod: spec.TokenEndpointAuthMethod, JWKS: spec.JWKS,
+			IDTokenSigningAlg: spec.IDTokenSigningAlg, PKCERequired: spec.PKCERequired == nil || *spec.PKCERequired,
+			MachineIdentityID: spec.MachineIdentityID, BackchannelLogoutURI: spec.BackchannelLogoutURI}
+		if next.IDTokenSigningAlg == "" {
+			next.IDTokenSigningAlg = "ES256"
+		}
+		if next.AccessTokenFormat == "" {
+			next.AccessTokenFormat = TokenFormatOpaque
+		}
+		switch {
+		case spec.SecretHash != "":
+			next.SecretHash = spec.SecretHash
+		case spec.Secret != "":
+			if exists && cur.SecretHash != "" && password.Verify(spec.Secret, cur.SecretHash) == nil {
+				next.SecretHash = cur.SecretHash
+			} else if next.SecretHash, err = c.hasher.Hash(spec.Secret); err != nil {
+				return err
+			}
+		}
+		now := c.now()
+		if !exists {
+			next.CreatedAt, next.UpdatedAt = now, now
+			created, changed = true, true
+			return machineRef(c.store.CreateClient(ctx, next), next)
+		}
+		next.CreatedAt, next.UpdatedAt = cur.CreatedAt, cur.UpdatedAt
+		if sameClient(cur, next) {
+			return nil
+		}
+		next.UpdatedAt, changed = now, true
+		return machineRef(c.store.UpdateClient(ctx, next), next)
+	})
+	return created, changed, err
+}
+
+// machineRef reports a write refused for a missing machine identity (the owner was
+// checked before) as a validation error on that field.
+func machineRef(err error, c Client) error {
+	if c.MachineIdentityID != "" && errors.Is(err, identity.ErrNotFound) {
+		return invalid("machine_identity", "no such machine identity")
+	}
+	return err
+}
+
+func nonNil(xs []string) []string {
+	if xs == nil {
+		return []string{}
+	}
+	return xs
+}
+
+func sameClient(a, b Client) bool {
+	return a.ID == b.ID && a.Name == b.Name && a.Type == b.Type && a.SecretHash == b.SecretHash &&
+		slices.Equal(a.RedirectURIs, b.RedirectURIs) && slices.Equal(a.GrantTypes, b.GrantTypes) &&
+		slices.Equal(a.Scopes, b.Scopes) && a.OwnerID == b.OwnerID && a.Introspection == b.Introspection &&
+		a.FirstParty == b.FirstParty && slices.Equal(a.PostLogoutRedirectURIs, b.PostLogoutRedirectURIs) &&
+		a.AccessTokenFormat == b.AccessTokenFormat && a.TokenEndpointAuthMethod == b.TokenEndpointAuthMethod && a.JWKS == b.JWKS &&
+		a.IDTokenSigningAlg == b.IDTokenSigningAlg && a.PKCERequired == b.PKCERequired &&
+		a.MachineIdentityID == b.MachineIdentityID && a.BackchannelLogoutURI == b.BackchannelLogoutURI
+}
+
+// Client returns the client with id; ErrNotFound if absent.
+func (c *Clients) Client(ctx context.Context, id string) (Client, error) {
+	return c.store.ClientByID(ctx, id)
+}
+
+// List returns one page of clients.
+func (c *Clients) List(ctx context.Context, p identity.Page) ([]Client, string, error) {
+	return c.store.ListClients(ctx, p)
+}

@@ -1,0 +1,121 @@
+package access
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// OutboxMessage is one message to deliver to a relying party or receiver. Messages are
+// written in the same transaction as what caused them and delivered afterwards, with
+// retries, so a receiver that is down gets every message once it is back and a node
+// restart loses nothing.
+type OutboxMessage struct {
+	ID            string
+	Kind          string // e.g. KindBackchannelLogout
+	Target        string // URL
+	Payload       []byte // JSON, kind-specific; signed at delivery time
+	RevocationID  string
+	Attempts      int
+	NextAttemptAt time.Time
+	DeliveredAt   *time.Time
+	LastError     string
+	CreatedAt     time.Time
+}
+
+// OutboxStore persists messages.
+type OutboxStore interface {
+	Enqueue(ctx context.Context, m OutboxMessage) error
+	// Claim leases up to limit due, undelivered messages to this node until now+lease,
+	// so that several nodes working the outbox do not deliver one message twice at once.
+	Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]OutboxMessage, error)
+	MarkDelivered(ctx context.Context, id string, at time.Time) error
+	MarkFailed(ctx context.Context, id string, attempts int, next time.Time, lastError string) error
+	ByRevocation(ctx context.Context, revocationID string) ([]OutboxMessage, error)
+}
+
+// Deliverer sends one message; an error means "retry later".
+type Deliverer func(ctx context.Context, m OutboxMessage) error
+
+// Outbox works the outbox: claim due messages, deliver, record the outcome, back off.
+type Outbox struct {
+	Store   OutboxStore
+	Deliver map[string]Deliverer
+	Logger  *slog.Logger
+	Now     func() time.Time
+}
+
+// maxBackoff bounds the wait between attempts; attempts never stop on their own.
+const maxBackoff = 5 * time.Minute
+
+func backoff(attempts int) time.Duration {
+	d := time.Second << min(attempts-1, 16)
+	return min(d, maxBackoff)
+}
+
+// RunOnce delivers what is due and returns how many messages succeeded and failed.
+func (o *Outbox) RunOnce(ctx context.Context) (delivered, failed int, err error) {
+	now := o.now()
+	msgs, err := o.Store.Claim(ctx, now, time.Minute, 50)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, m := range msgs {
+		send, ok := o.Deliver[m.Kind]
+		var derr error
+		if !ok {
+			derr = fmt.Errorf("no deliverer for %q", m.Kind)
+		} else {
+			dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			derr = send(dctx, m)
+			cancel()
+		}
+		if derr == nil {
+			delivered++
+			if err := o.Store.MarkDelivered(ctx, m.ID, o.now()); err != nil {
+				return delivered, failed, err
+			}
+			continue
+		}
+		failed++
+		attempts := m.Attempts + 1
+		next := o.now().Add(backoff(attempts))
+		o.Logger.WarnContext(ctx, "outbox delivery failed; will retry", "kind", m.Kind, "target", m.Target,
+			"attempts", attempts, "next_attempt_at", next, "error", derr.Error())
+		if err := o.Store.MarkFailed(ctx, m.ID, attempts, next, truncate(derr.Error(), 500)); err != nil {
+			return delivered, failed, err
+		}
+	}
+	return delivered, failed, nil
+}
+
+// Run works the outbox every interval until ctx ends.
+func (o *Outbox) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, _, err := o.RunOnce(ctx); err != nil && ctx.Err() == nil {
+			o.Logger.ErrorContext(ctx, "outbox", "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (o *Outbox) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now().UTC()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

@@ -1,0 +1,148 @@
+package access
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/ory/fosite"
+
+	"github.com/weft-fabric/weft/access/httpserver"
+	"github.com/weft-fabric/weft/identity"
+)
+
+// ScopeRevoke lets a client (a SOAR tool) call the revocation API.
+const ScopeRevoke = "weft:revoke"
+
+// RevocationAPI serves POST /api/v1/revocations and GET /api/v1/revocations/{id}.
+type RevocationAPI struct {
+	Revocations *Revocations
+	Tokens      TokenLookup
+}
+
+// Register mounts the routes.
+func (a *RevocationAPI) Register(e *echo.Echo) {
+	e.POST("/api/v1/revocations", a.create)
+	e.GET("/api/v1/revocations/:id", a.get)
+}
+
+type revocationView struct {
+	ID             string     `json:"id"`
+	Selector       Selector   `json:"selector"`
+	Reason         string     `json:"reason"`
+	Suspend        bool       `json:"suspend"`
+	Actor          string     `json:"actor"`
+	IdempotencyKey string     `json:"idempotency_key,omitempty"`
+	Matched        matched    `json:"matched"`
+	Status         string     `json:"status"`
+	CreatedAt      time.Time  `json:"created_at"`
+	Deliveries     []delivery `json:"deliveries"`
+}
+
+// delivery is one message to a relying party, as the receipt shows it.
+type delivery struct {
+	Kind          string     `json:"kind"`
+	Target        string     `json:"target"`
+	Attempts      int        `json:"attempts"`
+	DeliveredAt   *time.Time `json:"delivered_at"`
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	LastError     string     `json:"last_error,omitempty"`
+}
+
+type matched struct {
+	Sessions int64 `json:"sessions"`
+	Tokens   int64 `json:"tokens"`
+}
+
+func viewRevocation(r Revocation) revocationView {
+	// "applied": written with everything it matched in one transaction and every
+	// node's token cache invalidated before the answer. Per-node acknowledgements and
+	// deliveries to relying parties come with the fan-out bus.
+	return revocationView{ID: r.ID, Selector: r.Selector, Reason: r.Reason, Suspend: r.Suspend, Actor: r.Actor,
+		IdempotencyKey: r.IdempotencyKey, Matched: matched{r.Sessions, r.Tokens}, Status: "applied", CreatedAt: r.CreatedAt,
+		Deliveries: []delivery{}}
+}
+
+// caller authenticates the bearer token and requires weft:revoke; it returns the client.
+func (a *RevocationAPI) caller(c echo.Context) (string, error) {
+	tok := fosite.AccessTokenFromRequest(c.Request())
+	if tok == "" {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="weft"`)
+		return "", &httpserver.Problem{Status: http.StatusUnauthorized, Title: "Unauthorized", Detail: "A bearer access token with scope weft:revoke is required."}
+	}
+	use, ar, err := a.Tokens.IntrospectToken(c.Request().Context(), tok, fosite.AccessToken, NewSession("", "", ""))
+	if err != nil || use != fosite.AccessToken {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="weft", error="invalid_token"`)
+		return "", &httpserver.Problem{Status: http.StatusUnauthorized, Title: "Unauthorized", Detail: "The access token is invalid, expired or revoked."}
+	}
+	if !ar.GetGrantedScopes().Has(ScopeRevoke) {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="weft", error="insufficient_scope", scope="weft:revoke"`)
+		return "", &httpserver.Problem{Status: http.StatusForbidden, Title: "Forbidden", Detail: "This token lacks the weft:revoke scope."}
+	}
+	return ar.GetClient().GetID(), nil
+}
+
+type revokeRequest struct {
+	Selector *Selector `json:"selector"`
+	Reason   string    `json:"reason"`
+	Suspend  bool      `json:"suspend"`
+}
+
+func (a *RevocationAPI) create(c echo.Context) error {
+	actor, err := a.caller(c)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(io.LimitReader(c.Request().Body, 64<<10))
+	dec.DisallowUnknownFields()
+	var in revokeRequest
+	if err := dec.Decode(&in); err != nil || in.Selector == nil {
+		return &httpserver.Problem{Status: http.StatusBadRequest, Title: "Invalid request",
+			Detail: `The body must be JSON: {"selector":{"type":"token|session|subject|client","value":"..."},"reason":"...","suspend":false}.`}
+	}
+	rec, replayed, err := a.Revocations.Revoke(c.Request().Context(), actor, c.Request().Header.Get("Idempotency-Key"), *in.Selector, in.Reason, in.Suspend)
+	var ve *identity.ValidationError
+	if errors.As(err, &ve) {
+		return &httpserver.Problem{Status: http.StatusBadRequest, Title: "Invalid revocation", Detail: ve.Error()}
+	}
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Location", "/api/v1/revocations/"+rec.ID)
+	c.Response().Header().Set("Cache-Control", "no-store")
+	if replayed {
+		return c.JSON(http.StatusOK, viewRevocation(rec))
+	}
+	return c.JSON(http.StatusCreated, viewRevocation(rec))
+}
+
+func (a *RevocationAPI) get(c echo.Context) error {
+	if _, err := a.caller(c); err != nil {
+		return err
+	}
+	rec, err := a.Revocations.Revocation(c.Request().Context(), c.Param("id"))
+	if errors.Is(err, identity.ErrNotFound) {
+		return &httpserver.Problem{Status: http.StatusNotFound, Title: "Not found", Detail: "No such revocation."}
+	}
+	if err != nil {
+		return err
+	}
+	msgs, err := a.Revocations.Deliveries(c.Request().Context(), rec.ID)
+	if err != nil {
+		return err
+	}
+	v := viewRevocation(rec)
+	for _, m := range msgs {
+		d := delivery{Kind: m.Kind, Target: m.Target, Attempts: m.Attempts, DeliveredAt: m.DeliveredAt, LastError: m.LastError}
+		if m.DeliveredAt == nil {
+			next := m.NextAttemptAt
+			d.NextAttemptAt = &next
+		}
+		v.Deliveries = append(v.Deliveries, d)
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, v)
+}

@@ -1,0 +1,95 @@
+package access
+
+import (
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/token/jwt"
+)
+
+// Session is what fosite stores with every code and token Weft issues: the OIDC claims
+// plus the login session (`sid`) it belongs to, so that a later revocation of the login
+// session reaches every token issued in it. Machine tokens (client_credentials) carry no
+// sid: they are bound to their client.
+type Session struct {
+	*openid.DefaultSession `json:"oidc"`
+	SID                    string `json:"sid,omitempty"`
+	// ClientID is the client the tokens were issued to (the client_id claim of JWT
+	// access tokens).
+	ClientID string `json:"client_id,omitempty"`
+}
+
+var _ fosite.Session = (*Session)(nil)
+
+// NewSession returns a session for subject; sid is empty for machine tokens.
+func NewSession(subject, username, sid string) *Session {
+	return &Session{
+		DefaultSession: &openid.DefaultSession{
+			Claims:   &jwt.IDTokenClaims{Subject: subject, Extra: map[string]interface{}{}},
+			Headers:  &jwt.Headers{Extra: map[string]interface{}{}},
+			Subject:  subject,
+			Username: username,
+		},
+		SID: sid,
+	}
+}
+
+// SessionID is the OIDC sid; the token store indexes it for revocation by session.
+func (s *Session) SessionID() string { return s.SID }
+
+// Clone implements fosite.Session; fosite clones sessions before storing them.
+func (s *Session) Clone() fosite.Session {
+	if s == nil {
+		return nil
+	}
+	c := *s
+	if s.DefaultSession != nil {
+		c.DefaultSession = s.DefaultSession.Clone().(*openid.DefaultSession)
+	}
+	return &c
+}
+
+// GetExtraClaims adds sid and token_type to introspection responses (RFC 7662).
+func (s *Session) GetExtraClaims() map[string]interface{} {
+	out := map[string]interface{}{"token_type": "Bearer"}
+	if s.SID != "" {
+		out["sid"] = s.SID
+	}
+	return out
+}
+
+// GetJWTClaims implements oauth2.JWTSessionContainer for JWT access tokens (RFC 9068):
+// sub, client_id and sid; fosite adds iss, iat, exp, scope, aud and jti.
+func (s *Session) GetJWTClaims() jwt.JWTClaimsContainer {
+	extra := map[string]interface{}{"client_id": s.ClientID}
+	if s.SID != "" {
+		extra["sid"] = s.SID
+	}
+	if s.Claims != nil && !s.Claims.AuthTime.IsZero() {
+		extra["auth_time"] = s.Claims.AuthTime.Unix()
+	}
+	return &accessClaims{JWTClaims: &jwt.JWTClaims{Subject: s.Subject, Extra: extra}, defaultAudience: s.ClientID}
+}
+
+// accessClaims keeps an audience in JWT access tokens: RFC 9068 requires aud, and
+// fosite would set it to the granted audience even when that is empty. Without a
+// requested resource, the audience is the client itself.
+type accessClaims struct {
+	*jwt.JWTClaims
+	defaultAudience string
+}
+
+func (c *accessClaims) With(expiry time.Time, scope, audience []string) jwt.JWTClaimsContainer {
+	c.JWTClaims.With(expiry, scope, audience)
+	if len(c.Audience) == 0 && c.defaultAudience != "" {
+		c.Audience = []string{c.defaultAudience}
+	}
+	return c
+}
+
+// GetJWTHeader marks JWT access tokens with typ at+jwt (RFC 9068 section 2.1), so they
+// cannot be confused with ID tokens.
+func (s *Session) GetJWTHeader() *jwt.Headers {
+	return &jwt.Headers{Extra: map[string]interface{}{"typ": "at+jwt"}}
+}

@@ -1,0 +1,105 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/weft-fabric/weft/access"
+	idsql "github.com/weft-fabric/weft/identity/sqlstore"
+)
+
+// Outbox implements access.OutboxStore.
+type Outbox struct{ db *idsql.DB }
+
+var _ access.OutboxStore = (*Outbox)(nil)
+
+// NewOutbox returns the outbox store over db.
+func NewOutbox(db *idsql.DB) *Outbox { return &Outbox{db: db} }
+
+type outboxRow struct {
+	ID            string `gorm:"primaryKey"`
+	Kind          string
+	Target        string
+	Payload       string
+	RevocationID  *string
+	Attempts      int
+	NextAttemptAt time.Time
+	DeliveredAt   *time.Time
+	LastError     string
+	CreatedAt     time.Time
+}
+
+func (outboxRow) TableName() string { return "outbox" }
+
+func (r outboxRow) message() access.OutboxMessage {
+	m := access.OutboxMessage{ID: r.ID, Kind: r.Kind, Target: r.Target, Payload: []byte(r.Payload), Attempts: r.Attempts,
+		NextAttemptAt: r.NextAttemptAt.UTC(), LastError: r.LastError, CreatedAt: r.CreatedAt.UTC()}
+	if r.RevocationID != nil {
+		m.RevocationID = *r.RevocationID
+	}
+	if r.DeliveredAt != nil {
+		t := r.DeliveredAt.UTC()
+		m.DeliveredAt = &t
+	}
+	return m
+}
+
+// Enqueue implements access.OutboxStore.
+func (s *Outbox) Enqueue(ctx context.Context, m access.OutboxMessage) error {
+	r := outboxRow{ID: m.ID, Kind: m.Kind, Target: m.Target, Payload: string(m.Payload), NextAttemptAt: m.NextAttemptAt.UTC(),
+		CreatedAt: m.CreatedAt.UTC()}
+	if m.RevocationID != "" {
+		id := m.RevocationID
+		r.RevocationID = &id
+	}
+	return idsql.TranslateError(s.db.Conn(ctx).Create(&r).Error)
+}
+
+// Claim implements access.OutboxStore: each row is leased with a conditional UPDATE, so
+// of several nodes only one takes it.
+func (s *Outbox) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]access.OutboxMessage, error) {
+	var rows []outboxRow
+	err := s.db.Conn(ctx).Where("delivered_at IS NULL AND next_attempt_at <= ?", now.UTC()).
+		Order("next_attempt_at").Limit(limit).Find(&rows).Error
+	if err != nil {
+		return nil, idsql.TranslateError(err)
+	}
+	out := make([]access.OutboxMessage, 0, len(rows))
+	for _, r := range rows {
+		res := s.db.Conn(ctx).Model(&outboxRow{}).
+			Where("id = ? AND delivered_at IS NULL AND next_attempt_at = ?", r.ID, r.NextAttemptAt).
+			Update("next_attempt_at", now.Add(lease).UTC())
+		if res.Error != nil {
+			return nil, idsql.TranslateError(res.Error)
+		}
+		if res.RowsAffected == 1 {
+			out = append(out, r.message())
+		}
+	}
+	return out, nil
+}
+
+// MarkDelivered implements access.OutboxStore.
+func (s *Outbox) MarkDelivered(ctx context.Context, id string, at time.Time) error {
+	return idsql.TranslateError(s.db.Conn(ctx).Model(&outboxRow{}).Where("id = ?", id).
+		Updates(map[string]any{"delivered_at": at.UTC(), "last_error": ""}).Error)
+}
+
+// MarkFailed implements access.OutboxStore.
+func (s *Outbox) MarkFailed(ctx context.Context, id string, attempts int, next time.Time, lastError string) error {
+	return idsql.TranslateError(s.db.Conn(ctx).Model(&outboxRow{}).Where("id = ?", id).
+		Updates(map[string]any{"attempts": attempts, "next_attempt_at": next.UTC(), "last_error": lastError}).Error)
+}
+
+// ByRevocation implements access.OutboxStore.
+func (s *Outbox) ByRevocation(ctx context.Context, revocationID string) ([]access.OutboxMessage, error) {
+	var rows []outboxRow
+	if err := s.db.Conn(ctx).Where("revocation_id = ?", revocationID).Order("created_at, target").Find(&rows).Error; err != nil {
+		return nil, idsql.TranslateError(err)
+	}
+	out := make([]access.OutboxMessage, len(rows))
+	for i, r := range rows {
+		out[i] = r.message()
+	}
+	return out, nil
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
+
+	"github.com/weft-fabric/weft/access/httpserver"
+	"github.com/weft-fabric/weft/identity"
+)
+
+func newServeCmd(c *cli) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Weft server",
+		Long: `Run the Weft server. With nothing configured it uses an embedded SQLite file in the
+data directory (./weft-data) and keeps shared state in process. It migrates the
+database on start (unless migrate_on_start is off), creates the first administrator
+when the directory is empty, and stops gracefully on SIGTERM or SIGINT.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := c.config()
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg, newLogger(cfg, c.stderr), nil)
+		},
+	}
+}
+
+// serve runs until ctx ends. ready, if set, receives the bound address (tests use port 0).
+func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Addr)) error {
+	log.Info("starting weft", "version", buildVersion(), "config", cfg.Redacted())
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if cfg.DatabaseURL == "" {
+		log.Info("using embedded SQLite; set WEFT_DATABASE_URL for PostgreSQL", "path", sqlitePath(cfg))
+	}
+
+	if err := bootstrapAdmin(ctx, a, cfg, log); err != nil {
+		return err
+	}
+
+	checks := []httpserver.Check{{Name: "database", Probe: a.db.Ping}}
+	var rdb *redis.Client
+	if cfg.RedisURL != "" {
+		opts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil { // Validate parsed it already; keep the guard for safety
+			return fmt.Errorf("%w: redis_url: %w", errConfig, err)
+		}
+		redis.SetLogger(redisLogger{log})
+		rdb = redis.NewClient(opts)
+		defer rdb.Close()
+		checks = append(checks, httpserver.Check{Name: "redis", Probe: func(ctx context.Context) error {
+			return rdb.Ping(ctx).Err()
+		}})
+	}
+	o, err := newOAuth(ctx, cfg, a, log, a.hasher, rdb)
+	if err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewDBStatsCollector(a.db.SQL(), string(a.db.Dialect())))
+	e := httpserver.New(httpserver.Options{
+		Logger:   log,
+		Registry: reg,
+		Checks:   checks,
+		Version:  buildVersion(),
+		Errors: []httpserver.ErrorMapping{
+			{Err: identity.ErrInvalid, Status: 400, Title: "Invalid request"},
+			{Err: identity.ErrNotFound, Status: 404, Title: "Not found"},
+			{Err: identity.ErrConflict, Status: 409, Title: "Conflict"},
+			{Err: identity.ErrInvalidCredentials, Status: 401, Title: "Unauthorized"},
+		},
+	})
+	o.handler.Register(e)
+	o.pages.Register(e)
+	o.admin.Register(e)
+	o.revoke.Register(e)
+	go housekeeping(ctx, o, log)
+	go o.outbox.Run(ctx, time.Second)
+	err = httpserver.Serve(ctx, e, cfg.Listen, cfg.ShutdownTimeout, func(addr net.Addr) {
+		log.Info("listening", "addr", addr.String(), "issuer", cfg.Issuer)
+		if ready != nil {
+			ready(addr)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// bootstrapAdmin creates the first administrator on an empty directory. A generated
+// password is logged exactly once, at this moment, because there is no other way to
+// hand it to the operator; it is never stored in clear and should be changed at once.
+func bootstrapAdmin(ctx context.Context, a *app, cfg Config, log *slog.Logger) error {
+	b, err := a.directory.EnsureBootstrapAdmin(ctx, cfg.BootstrapAdmin, cfg.BootstrapAdminPassword)
+	if err != nil {
+		var ve *identity.ValidationError
+		if errors.As(err, &ve) {
+			return fmt.Errorf("%w: bootstrap administrator (WEFT_BOOTSTRAP_ADMIN / WEFT_BOOTSTRAP_ADMIN_PASSWORD): %v", errConfig, ve)
+		}
+		return err
+	}
+	if !b.Created {
+		return nil
+	}
+	if b.GeneratedPassword != "" {
+		log.Warn("created the first administrator with a generated password; it is shown only this once: "+
+			"change it with `weft user set-password`",
+			"username", b.User.Username, "password", b.GeneratedPassword, "group", identity.AdminGroup)
+		return nil
+	}
+	log.Info("created the first administrator", "username", b.User.Username, "group", identity.AdminGroup)
+	return nil
+}
+
+// redisLogger routes go-redis's internal messages (dial failures) into our structured
+// log at debug level instead of its default global logger on stderr; readiness reports
+// the same failures where operators look for them.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
+}
+
+// housekeeping deletes expired codes, tokens and retired keys once a minute. Every node
+// runs it; the deletes are idempotent.
+func housekeeping(ctx context.Context, o *oauth, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if n, err := o.tokens.DeleteExpired(ctx, now, 1000); err != nil {
+				log.Warn("deleting expired tokens failed", "error", err)
+			} else if n > 0 {
+				log.Debug("deleted expired tokens", "count", n)
+			}
+			if _, err := o.keys.Prune(ctx, now); err != nil {
+				log.Warn("pruning retired signing keys failed", "error", err)
+			}
+		}
+	}
+}

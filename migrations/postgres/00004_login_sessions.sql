@@ -1,0 +1,31 @@
+-- +goose Up
+-- Browser login sessions (OIDC `sid`) and remembered consent.
+
+CREATE TABLE login_sessions (
+    id            TEXT PRIMARY KEY,             -- the sid; not secret
+    user_id       TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    secret_hash   BYTEA NOT NULL,               -- SHA-256 of the cookie secret
+    auth_time     TIMESTAMPTZ NOT NULL,
+    amr           TEXT NOT NULL DEFAULT '[]',   -- JSON array (RFC 8176)
+    acr           TEXT NOT NULL DEFAULT '',
+    ip            TEXT NOT NULL DEFAULT '',
+    user_agent    TEXT NOT NULL DEFAULT '',
+    created_at    TIMESTAMPTZ NOT NULL,
+    last_seen_at  TIMESTAMPTZ NOT NULL,
+    expires_at    TIMESTAMPTZ NOT NULL,
+    revoked_at    TIMESTAMPTZ
+);
+CREATE INDEX login_sessions_user_idx ON login_sessions (user_id);
+CREATE INDEX login_sessions_expires_idx ON login_sessions (expires_at);
+
+CREATE TABLE oauth_consents (
+    user_id     TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    client_id   TEXT NOT NULL REFERENCES oauth_clients (id) ON DELETE CASCADE,
+    scopes      TEXT NOT NULL DEFAULT '[]',     -- JSON array of granted scopes
+    granted_at  TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (user_id, client_id)
+);
+
+-- +goose Down
+DROP TABLE oauth_consents;
+DROP TABLE login_sessions;

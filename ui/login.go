@@ -1,0 +1,97 @@
+package ui
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/identity"
+)
+
+type loginView struct {
+	Title      string
+	ClientName string
+	CSRF       string
+	Next       string
+	Username   string
+	Error      string
+}
+
+// acrPassword is the assurance of a password-only login: NIST SP 800-63B AAL1, named
+// with the URI the U.S. federal identity community uses for it.
+const acrPassword = "http://idmanagement.gov/ns/assurance/aal/1"
+
+// badCredentials is the only message a failed login shows: it does not say whether the
+// account exists, is suspended or the password was wrong.
+const badCredentials = "The username or password is incorrect."
+
+func (p *Pages) loginView(c echo.Context, next, username, errMsg string) loginView {
+	v := loginView{Title: "Sign in", CSRF: p.Cookies.CSRF(c.Response(), c.Request()), Next: next, Username: username, Error: errMsg}
+	if u, err := url.Parse(next); err == nil {
+		q := u.Query()
+		if cl, err := p.Clients.Client(c.Request().Context(), q.Get("client_id")); err == nil {
+			v.ClientName = cl.Name
+		}
+		if v.Username == "" && len(q.Get("login_hint")) <= 256 {
+			v.Username = q.Get("login_hint") // OIDC Core 3.1.2.1: prefill, never trust
+		}
+	}
+	return v
+}
+
+func (p *Pages) loginPage(c echo.Context) error {
+	next := c.QueryParam("next")
+	if !access.IsContinueURL(next) {
+		return renderError(c, http.StatusBadRequest, "This sign-in link is not valid. Start again from the application.")
+	}
+	return render(c, http.StatusOK, "login.html", p.loginView(c, next, "", ""))
+}
+
+func (p *Pages) login(c echo.Context) error {
+	r := c.Request()
+	ctx := r.Context()
+	next := r.PostFormValue("next")
+	if !p.Cookies.CheckCSRF(r) {
+		return renderError(c, http.StatusForbidden, "Your session expired or the form was not sent by this site. Go back and try again.")
+	}
+	if !access.IsContinueURL(next) {
+		return renderError(c, http.StatusBadRequest, "This sign-in link is not valid. Start again from the application.")
+	}
+	username := r.PostFormValue("username")
+	ip := clientIP(r)
+	if !p.Limiter.Allow(ip, username) {
+		return render(c, http.StatusTooManyRequests, "login.html",
+			p.loginView(c, next, username, "Too many attempts. Wait a minute and try again."))
+	}
+	user, err := p.Directory.Authenticate(ctx, username, r.PostFormValue("password"))
+	if errors.Is(err, identity.ErrInvalidCredentials) {
+		p.Limiter.Fail(ip, username)
+		p.Logger.InfoContext(ctx, "login failed", "ip", ip)
+		return render(c, http.StatusUnauthorized, "login.html", p.loginView(c, next, username, badCredentials))
+	}
+	if err != nil {
+		return err
+	}
+	device := p.Cookies.Device(c.Response(), r)
+	ls, cookie, err := p.Sessions.Start(ctx, user, []string{"pwd"}, acrPassword, ip, r.UserAgent(), device)
+	if err != nil {
+		return err
+	}
+	p.Cookies.SetSession(c.Response(), cookie, ls.ExpiresAt)
+	p.Logger.InfoContext(ctx, "login", "user_id", user.ID, "sid", ls.ID, "ip", ip)
+	return c.Redirect(http.StatusSeeOther, next)
+}
+
+// clientIP is the TCP peer; forwarded headers are trusted only when an operator
+// configures proxies (the echo IP extractor set in httpserver).
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

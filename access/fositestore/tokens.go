@@ -92,9 +92,14 @@ func (s *Store) GetPKCERequestSession(ctx context.Context, signature string, ses
 	return s.get(ctx, kPKCE, signature, session)
 }
 
-// DeletePKCERequestSession implements pkce.PKCERequestStorage; idempotent.
+// DeletePKCERequestSession implements pkce.PKCERequestStorage by keeping the row until
+// it expires with its code (DeleteExpired). fosite calls it before, and outside, the
+// token endpoint's transaction: deleting here let a concurrent redemption of the same
+// code fail with "no PKCE data" before it reached the transactional invalidation, so
+// no loser saw the replay and the winner's tokens survived. Keeping the row is safe
+// because the code itself is single-use (InvalidateAuthorizeCodeSession).
 func (s *Store) DeletePKCERequestSession(ctx context.Context, signature string) error {
-	return s.remove(ctx, kPKCE, signature)
+	return nil
 }
 
 // oidcKey is the key of an OpenID Connect session. fosite v0.49 passes the raw

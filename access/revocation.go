@@ -32,6 +32,11 @@ type Revocation struct {
 	Sessions       int64 // login sessions ended
 	Tokens         int64 // grants (token selector) or codes and tokens deactivated
 	CreatedAt      time.Time
+	// Event is what the fan-out bus carried to the other nodes (and the durable log
+	// replays to a node that was away).
+	Event RevocationEvent
+	// Fanout is what the answering node learned about the others; nil until recorded.
+	Fanout *Acks
 }
 
 // RevocationStore persists revocations.
@@ -62,15 +67,17 @@ type TokenLookup interface {
 // matches is deactivated in one transaction, and token caches on every node are
 // invalidated before the caller gets its answer.
 type Revocations struct {
-	Store      RevocationStore
-	Grants     GrantRevoker
-	Lookup     TokenLookup
-	Sessions   *identity.Sessions
-	Directory  *identity.Directory
-	Clients    ClientLookup
-	Tx         identity.Transactor
-	Invalidate func(ctx context.Context) error // bumps the token caches' generation; nil when there is no cache
-	Audit      AuditRecorder
+	Store     RevocationStore
+	Grants    GrantRevoker
+	Lookup    TokenLookup
+	Sessions  *identity.Sessions
+	Directory *identity.Directory
+	Clients   ClientLookup
+	Tx        identity.Transactor
+	// Fanout applies each committed revocation on this node and publishes it to the
+	// others before the caller is answered; its Log, when set, keeps the receipts.
+	Fanout *Fanout
+	Audit  AuditRecorder
 	// Outbox and Participants, when set, queue OIDC Back-Channel Logout messages for
 	// every client of every ended session.
 	Outbox       OutboxStore
@@ -110,6 +117,7 @@ func (r *Revocations) Revoke(ctx context.Context, actor, key string, sel Selecto
 	rec := Revocation{ID: uuid.NewString(), Selector: sel, Reason: reason, Suspend: suspend, Actor: actor,
 		IdempotencyKey: key, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
 
+	rec.Event = RevocationEvent{ID: rec.ID, Durable: true}
 	var requestID string // token selector: the grant behind the token
 	switch sel.Type {
 	case SelectToken:
@@ -161,6 +169,7 @@ func (r *Revocations) Revoke(ctx context.Context, actor, key string, sel Selecto
 			if requestID != "" {
 				if err = errors.Join(r.Grants.RevokeAccessToken(ctx, requestID), r.Grants.RevokeRefreshToken(ctx, requestID)); err == nil {
 					rec.Tokens = 1
+					rec.Event.RequestIDs = []string{requestID}
 				}
 			}
 		case SelectSession:
@@ -170,6 +179,7 @@ func (r *Revocations) Revoke(ctx context.Context, actor, key string, sel Selecto
 			}
 			if err == nil {
 				rec.Sessions = 1
+				rec.Event.SIDs = []string{sel.Value}
 				err = r.notify(ctx, sel.Value, ls.UserID, rec.ID) // before the tokens go: they name the clients
 			}
 			if err == nil {
@@ -179,6 +189,7 @@ func (r *Revocations) Revoke(ctx context.Context, actor, key string, sel Selecto
 			var sids []string
 			if sids, err = r.Sessions.EndAllOf(ctx, sel.Value); err == nil {
 				rec.Sessions = int64(len(sids))
+				rec.Event.Subject, rec.Event.SIDs = sel.Value, sids
 				for _, sid := range sids {
 					if err = r.notify(ctx, sid, sel.Value, rec.ID); err != nil {
 						break
@@ -192,12 +203,14 @@ func (r *Revocations) Revoke(ctx context.Context, actor, key string, sel Selecto
 				_, _, err = r.Directory.SetStatus(ctx, sel.Value, identity.StatusSuspended)
 			}
 		case SelectClient:
+			rec.Event.ClientID = sel.Value
 			rec.Tokens, err = r.Grants.RevokeByClient(ctx, sel.Value)
 		case SelectDevice:
 			var ended []identity.LoginSession
 			if ended, err = r.Sessions.EndAllFrom(ctx, sel.Value); err == nil {
 				rec.Sessions = int64(len(ended))
 				for _, ls := range ended {
+					rec.Event.SIDs = append(rec.Event.SIDs, ls.ID)
 					if err = r.notify(ctx, ls.ID, ls.UserID, rec.ID); err != nil {
 						break
 					}
@@ -229,11 +242,24 @@ func (r *Revocations) Revoke(ctx context.Context, actor, key string, sel Selecto
 	if err != nil {
 		return Revocation{}, false, fmt.Errorf("revoke: %w", err)
 	}
-	// Committed: now make every node's token cache forget, before anyone is told.
-	if r.Invalidate != nil {
-		if err := r.Invalidate(ctx); err != nil {
-			return rec, false, fmt.Errorf("revocation %s is recorded, but other nodes could not be told: %w", rec.ID, err)
+	// Committed: apply it here and on every other node before anyone is told.
+	if r.Fanout == nil {
+		return rec, false, nil
+	}
+	acks, perr := r.Fanout.Publish(ctx, rec.Event)
+	if log := r.Fanout.Log; log != nil {
+		ctx := context.WithoutCancel(ctx)
+		werr := log.RecordApplied(ctx, rec.ID, r.Fanout.Node, ViaOrigin, time.Now().UTC())
+		if perr == nil {
+			werr = errors.Join(werr, log.RecordFanout(ctx, rec.ID, acks))
+			rec.Fanout = &acks
 		}
+		if werr != nil && r.Fanout.Logger != nil {
+			r.Fanout.Logger.Warn("recording a revocation's receipt failed", "revocation", rec.ID, "error", werr)
+		}
+	}
+	if perr != nil {
+		return rec, false, fmt.Errorf("revocation %s is recorded and applied on this node; other nodes replay it from the durable log: %w", rec.ID, perr)
 	}
 	return rec, false, nil
 }

@@ -3,9 +3,7 @@ package access
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ory/fosite"
@@ -13,89 +11,170 @@ import (
 
 // TokenCache keeps access-token lookups in memory so that steady-state introspection and
 // userinfo do not query SQL. It decorates the token storage and never trades a
-// revocation for speed: anything revoked, deleted, rotated or committed through it
-// invalidates every cached lookup on every node (revocations are rare next to lookups,
-// and a cold cache costs one query per token).
+// revocation for speed:
 //
-// Several nodes share one revocation generation (Generation): every revocation bumps it
-// after its write is committed and before it is answered, and a cached lookup is served
-// only while the generation it was read under is still current. So once a revocation is
-// answered, no node serves a token from memory that the database no longer holds
-// active. If the generation cannot be read, lookups bypass the cache.
+//   - Whatever revokes, deletes or rotates a token through it becomes a RevocationEvent,
+//     published after the write commits (through the Fanout, to every node), and
+//     applied here before the caller gets its answer.
+//   - Events from other nodes (Apply) drop the cached lookups they reach. A lookup that
+//     was reading the database while an event arrived is checked against that event
+//     before it is cached, so a read from before a revocation is never kept after it.
+//   - Cached active lookups are served only while the node is fresh on the bus (its
+//     lease: it has applied everything published until a moment ago). Otherwise every
+//     lookup goes to the database, which holds the truth.
+//   - Inactive lookups are cached too: a token never becomes active again, so a revoked
+//     token replayed at a node costs no database query after the first.
 type TokenCache struct {
 	TokenStorage
-	gens Generation
-	ttl  time.Duration
-	max  int
+	ttl time.Duration
+	max int
 
-	mu      sync.Mutex
-	entries map[string]cachedToken
+	fresh   func() bool                                         // nil: always fresh (one node)
+	publish func(ctx context.Context, ev RevocationEvent) error // nil: apply here only
+
+	mu       sync.Mutex
+	gen      uint64     // advanced by every applied event
+	recent   []genEvent // the last events applied, oldest first
+	entries  map[string]cachedToken
+	inactive map[string]cachedToken
 }
 
-// Generation is the shared revocation counter: in process for one node
-// (LocalGeneration), in Redis for several (access/redisstore).
-type Generation interface {
-	// Current returns the generation; an error makes the caller bypass the cache.
-	Current(ctx context.Context) (uint64, error)
-	// Bump advances it; an error means other nodes may not have seen a revocation.
-	Bump(ctx context.Context) error
+// recentEvents bounds how far back a lookup that raced events can be revalidated;
+// beyond it the lookup is simply not cached.
+const recentEvents = 256
+
+type genEvent struct {
+	gen uint64
+	ev  RevocationEvent
 }
-
-// LocalGeneration is a Generation for a single node.
-type LocalGeneration struct{ n atomic.Uint64 }
-
-// Current implements Generation.
-func (g *LocalGeneration) Current(context.Context) (uint64, error) { return g.n.Load(), nil }
-
-// Bump implements Generation.
-func (g *LocalGeneration) Bump(context.Context) error { g.n.Add(1); return nil }
 
 type cachedToken struct {
 	req     *fosite.Request
+	err     error // for inactive entries: what the store answered
 	gen     uint64
 	expires time.Time
+	// What revocation events are matched against.
+	requestID, sid, subject, clientID string
 }
 
-// NewTokenCache wraps store, keeping each lookup at most ttl and at most max entries.
-func NewTokenCache(store TokenStorage, gens Generation, ttl time.Duration, max int) *TokenCache {
-	return &TokenCache{TokenStorage: store, gens: gens, ttl: ttl, max: max, entries: map[string]cachedToken{}}
+// NewTokenCache wraps store, keeping each lookup at most ttl and at most max entries
+// (of each kind).
+func NewTokenCache(store TokenStorage, ttl time.Duration, max int) *TokenCache {
+	return &TokenCache{TokenStorage: store, ttl: ttl, max: max,
+		entries: map[string]cachedToken{}, inactive: map[string]cachedToken{}}
 }
 
-// GetAccessTokenSession serves from memory when it can. Inactive, unknown and failed
-// lookups are never cached.
+// Attach connects the cache to the node's fan-out: its invalidations are published to
+// every node, and cached lookups are served only while fresh says so.
+func (c *TokenCache) Attach(fresh func() bool, publish func(ctx context.Context, ev RevocationEvent) error) {
+	c.fresh, c.publish = fresh, publish
+}
+
+// GetAccessTokenSession serves from memory when it can. Unknown and failed lookups are
+// never cached.
 func (c *TokenCache) GetAccessTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
 	now := time.Now()
-	gen, gerr := c.gens.Current(ctx)
-	if gerr != nil {
-		return c.TokenStorage.GetAccessTokenSession(ctx, signature, session)
-	}
+	fresh := c.fresh == nil || c.fresh()
 	c.mu.Lock()
-	e, ok := c.entries[signature]
-	c.mu.Unlock()
-	if ok && e.gen == gen && now.Before(e.expires) {
-		return cloneRequest(e.req), nil
+	if e, ok := c.inactive[signature]; ok && now.Before(e.expires) {
+		c.mu.Unlock()
+		return cloneRequest(e.req), e.err
 	}
+	gen := c.gen
+	if e, ok := c.entries[signature]; ok && fresh && now.Before(e.expires) {
+		if c.revalidate(signature, &e) {
+			c.entries[signature] = e
+			c.mu.Unlock()
+			return cloneRequest(e.req), nil
+		}
+		delete(c.entries, signature)
+	}
+	c.mu.Unlock()
+
 	req, err := c.TokenStorage.GetAccessTokenSession(ctx, signature, session)
-	if err != nil {
+	r, ok := req.(*fosite.Request)
+	switch {
+	case !ok || r.GetSession() == nil:
+		return req, err
+	case err != nil && !errors.Is(err, fosite.ErrInactiveToken):
 		return req, err
 	}
-	r, ok := req.(*fosite.Request)
-	if !ok || r.GetSession() == nil {
-		return req, nil
-	}
-	exp := now.Add(c.ttl)
-	if te := r.GetSession().GetExpiresAt(fosite.AccessToken); !te.IsZero() && te.Before(exp) {
-		exp = te
-	}
+	e := entryFor(r, gen, now, c.ttl)
 	c.mu.Lock()
-	// Tagged with the generation read before the database: a revocation committed
-	// meanwhile has bumped it, so this entry will not be served.
-	if len(c.entries) >= c.max {
-		clear(c.entries)
+	defer c.mu.Unlock()
+	if err != nil {
+		e.err = err
+		put(c.inactive, signature, e, c.max)
+		return req, err
 	}
-	c.entries[signature] = cachedToken{req: cloneRequest(r), gen: gen, expires: exp}
-	c.mu.Unlock()
+	// Tagged with the generation read before the database: an event applied meanwhile
+	// may have revoked what the read returned.
+	if fresh && c.revalidate(signature, &e) {
+		put(c.entries, signature, e, c.max)
+	}
 	return req, nil
+}
+
+// entryFor describes r for the cache; it expires with the token or after ttl.
+func entryFor(r *fosite.Request, gen uint64, now time.Time, ttl time.Duration) cachedToken {
+	e := cachedToken{req: cloneRequest(r), gen: gen, expires: now.Add(ttl), requestID: r.GetID()}
+	if te := r.GetSession().GetExpiresAt(fosite.AccessToken); !te.IsZero() && te.Before(e.expires) {
+		e.expires = te
+	}
+	e.subject = r.GetSession().GetSubject()
+	if s, ok := r.GetSession().(*Session); ok {
+		e.sid = s.SID
+	}
+	if cl := r.GetClient(); cl != nil {
+		e.clientID = cl.GetID()
+	}
+	return e
+}
+
+func put(m map[string]cachedToken, k string, e cachedToken, max int) {
+	if len(m) >= max {
+		clear(m)
+	}
+	m[k] = e
+}
+
+// revalidate reports whether e, read under generation e.gen, is still good now, and
+// moves it to the current generation. c.mu is held.
+func (c *TokenCache) revalidate(signature string, e *cachedToken) bool {
+	if e.gen == c.gen {
+		return true
+	}
+	if len(c.recent) == 0 || c.recent[0].gen > e.gen+1 {
+		return false // events it missed are no longer known
+	}
+	for _, g := range c.recent {
+		if g.gen > e.gen && g.ev.matches(signature, e.requestID, e.sid, e.subject, e.clientID) {
+			return false
+		}
+	}
+	e.gen = c.gen
+	return true
+}
+
+// Apply drops every cached lookup ev reaches. Only active lookups are dropped: an
+// event names grants, sessions or subjects, which may since hold new valid tokens.
+func (c *TokenCache) Apply(ev RevocationEvent) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	if ev.All {
+		clear(c.entries)
+	} else {
+		for sig, e := range c.entries {
+			if ev.matches(sig, e.requestID, e.sid, e.subject, e.clientID) {
+				delete(c.entries, sig)
+			}
+		}
+	}
+	if len(c.recent) == recentEvents {
+		c.recent = append(c.recent[:0], c.recent[1:]...)
+	}
+	c.recent = append(c.recent, genEvent{gen: c.gen, ev: ev})
 }
 
 // cloneRequest copies the request and its session, so that callers mutating what they
@@ -108,39 +187,86 @@ func cloneRequest(r *fosite.Request) *fosite.Request {
 	return &cp
 }
 
-// bump advances the shared generation, so every node's cached lookups become misses.
-func (c *TokenCache) bump(ctx context.Context, err error) error {
-	c.mu.Lock()
-	clear(c.entries)
-	c.mu.Unlock()
-	if berr := c.gens.Bump(context.WithoutCancel(ctx)); berr != nil {
-		return errors.Join(err, fmt.Errorf("publish token revocation to other nodes: %w", berr))
-	}
-	return err
+// pendingKey carries the events of a transaction until it commits.
+type pendingKey struct{}
+
+type pendingEvents struct {
+	mu  sync.Mutex
+	evs []RevocationEvent
 }
 
-// Invalidate makes every node's cached lookups misses; callers that revoke through
-// other paths call it after their transaction commits.
-func (c *TokenCache) Invalidate(ctx context.Context) error { return c.bump(ctx, nil) }
+// invalidated publishes ev after a write, or, inside a transaction, when it commits:
+// before that, other readers still see the old state and a node could cache it again.
+func (c *TokenCache) invalidated(ctx context.Context, ev RevocationEvent, err error) error {
+	if p, ok := ctx.Value(pendingKey{}).(*pendingEvents); ok {
+		p.mu.Lock()
+		p.evs = append(p.evs, ev)
+		p.mu.Unlock()
+		return err
+	}
+	return errors.Join(err, c.send(ctx, ev))
+}
+
+func (c *TokenCache) send(ctx context.Context, ev RevocationEvent) error {
+	if c.publish == nil {
+		c.Apply(ev)
+		return nil
+	}
+	return c.publish(ctx, ev)
+}
+
+// BeginTX starts the storage's transaction and collects its invalidations.
+func (c *TokenCache) BeginTX(ctx context.Context) (context.Context, error) {
+	tctx, err := c.TokenStorage.BeginTX(ctx)
+	if err != nil {
+		return tctx, err
+	}
+	return context.WithValue(tctx, pendingKey{}, &pendingEvents{}), nil
+}
+
+// Commit commits, then publishes what the transaction revoked.
+func (c *TokenCache) Commit(ctx context.Context) error {
+	if err := c.TokenStorage.Commit(ctx); err != nil {
+		return err
+	}
+	p, ok := ctx.Value(pendingKey{}).(*pendingEvents)
+	if !ok {
+		return nil
+	}
+	p.mu.Lock()
+	evs := p.evs
+	p.evs = nil
+	p.mu.Unlock()
+	var errs []error
+	ctx = context.WithValue(ctx, pendingKey{}, nil)
+	for _, ev := range evs {
+		errs = append(errs, c.send(ctx, ev))
+	}
+	return errors.Join(errs...)
+}
 
 // DeleteAccessTokenSession deletes, then invalidates.
 func (c *TokenCache) DeleteAccessTokenSession(ctx context.Context, signature string) error {
-	return c.bump(ctx, c.TokenStorage.DeleteAccessTokenSession(ctx, signature))
+	err := c.TokenStorage.DeleteAccessTokenSession(ctx, signature)
+	return c.invalidated(ctx, RevocationEvent{Signatures: []string{signature}}, err)
 }
 
 // RevokeAccessToken revokes, then invalidates.
 func (c *TokenCache) RevokeAccessToken(ctx context.Context, requestID string) error {
-	return c.bump(ctx, c.TokenStorage.RevokeAccessToken(ctx, requestID))
+	err := c.TokenStorage.RevokeAccessToken(ctx, requestID)
+	return c.invalidated(ctx, RevocationEvent{RequestIDs: []string{requestID}}, err)
 }
 
 // RevokeRefreshToken invalidates too: the store may revoke the grant's access tokens with it.
 func (c *TokenCache) RevokeRefreshToken(ctx context.Context, requestID string) error {
-	return c.bump(ctx, c.TokenStorage.RevokeRefreshToken(ctx, requestID))
+	err := c.TokenStorage.RevokeRefreshToken(ctx, requestID)
+	return c.invalidated(ctx, RevocationEvent{RequestIDs: []string{requestID}}, err)
 }
 
 // RotateRefreshToken invalidates too: rotation deactivates the grant's access tokens.
 func (c *TokenCache) RotateRefreshToken(ctx context.Context, requestID, refreshSignature string) error {
-	return c.bump(ctx, c.TokenStorage.RotateRefreshToken(ctx, requestID, refreshSignature))
+	err := c.TokenStorage.RotateRefreshToken(ctx, requestID, refreshSignature)
+	return c.invalidated(ctx, RevocationEvent{RequestIDs: []string{requestID}}, err)
 }
 
 // RevokeBySessionID revokes by login session, then invalidates.
@@ -150,12 +276,5 @@ func (c *TokenCache) RevokeBySessionID(ctx context.Context, sid string) (int64, 
 		return 0, errors.New("token storage cannot revoke by session")
 	}
 	n, err := r.RevokeBySessionID(ctx, sid)
-	return n, c.bump(ctx, err)
-}
-
-// Commit invalidates again after the transaction ends: a revocation made inside it
-// becomes visible to other readers only now, and a lookup in between may have cached
-// the old state under the generation bumped before the commit.
-func (c *TokenCache) Commit(ctx context.Context) error {
-	return c.bump(ctx, c.TokenStorage.Commit(ctx))
+	return n, c.invalidated(ctx, RevocationEvent{SIDs: []string{sid}}, err)
 }

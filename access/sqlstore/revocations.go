@@ -2,7 +2,11 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"time"
+
+	"gorm.io/gorm/clause"
 
 	"github.com/weft-fabric/weft/access"
 	idsql "github.com/weft-fabric/weft/identity/sqlstore"
@@ -11,7 +15,10 @@ import (
 // Revocations implements access.RevocationStore.
 type Revocations struct{ db *idsql.DB }
 
-var _ access.RevocationStore = (*Revocations)(nil)
+var (
+	_ access.RevocationStore = (*Revocations)(nil)
+	_ access.RevocationLog   = (*Revocations)(nil)
+)
 
 // NewRevocations returns the revocation store over db.
 func NewRevocations(db *idsql.DB) *Revocations { return &Revocations{db: db} }
@@ -26,6 +33,8 @@ type revocationRow struct {
 	IdempotencyKey *string
 	Sessions       int64
 	Tokens         int64
+	Event          string
+	Fanout         string
 	CreatedAt      time.Time
 }
 
@@ -37,6 +46,13 @@ func (r revocationRow) revocation() access.Revocation {
 	if r.IdempotencyKey != nil {
 		v.IdempotencyKey = *r.IdempotencyKey
 	}
+	_ = json.Unmarshal([]byte(r.Event), &v.Event) // written by us; an old row reads as empty
+	if r.Fanout != "" {
+		var a access.Acks
+		if json.Unmarshal([]byte(r.Fanout), &a) == nil {
+			v.Fanout = &a
+		}
+	}
 	return v
 }
 
@@ -44,6 +60,11 @@ func (r revocationRow) revocation() access.Revocation {
 func (s *Revocations) CreateRevocation(ctx context.Context, v access.Revocation) error {
 	r := revocationRow{ID: v.ID, SelectorType: v.Selector.Type, SelectorValue: v.Selector.Value, Reason: v.Reason,
 		Suspend: v.Suspend, Actor: v.Actor, Sessions: v.Sessions, Tokens: v.Tokens, CreatedAt: v.CreatedAt.UTC()}
+	ev, err := json.Marshal(v.Event)
+	if err != nil {
+		return err
+	}
+	r.Event = string(ev)
 	if v.IdempotencyKey != "" {
 		k := v.IdempotencyKey
 		r.IdempotencyKey = &k
@@ -67,4 +88,61 @@ func (s *Revocations) RevocationByKey(ctx context.Context, actor, key string) (a
 		return access.Revocation{}, idsql.TranslateError(err)
 	}
 	return r.revocation(), nil
+}
+
+type nodeRow struct {
+	RevocationID string
+	Node         string
+	Via          string
+	AppliedAt    time.Time
+}
+
+func (nodeRow) TableName() string { return "revocation_nodes" }
+
+// EventsSince implements access.RevocationLog.
+func (s *Revocations) EventsSince(ctx context.Context, t time.Time) ([]access.LoggedEvent, error) {
+	var rows []revocationRow
+	err := s.db.Conn(ctx).Select("id", "event", "created_at").Where("created_at >= ?", t.UTC()).
+		Order("created_at, id").Limit(10000).Find(&rows).Error
+	if err != nil {
+		return nil, idsql.TranslateError(err)
+	}
+	out := make([]access.LoggedEvent, 0, len(rows))
+	for _, r := range rows {
+		var ev access.RevocationEvent
+		if err := json.Unmarshal([]byte(r.Event), &ev); err != nil {
+			return nil, fmt.Errorf("revocation %s: stored event: %w", r.ID, err)
+		}
+		ev.ID, ev.Durable = r.ID, true
+		out = append(out, access.LoggedEvent{Event: ev, CreatedAt: r.CreatedAt.UTC()})
+	}
+	return out, nil
+}
+
+// RecordApplied implements access.RevocationLog; the first application of a node wins.
+func (s *Revocations) RecordApplied(ctx context.Context, id, node, via string, at time.Time) error {
+	row := nodeRow{RevocationID: id, Node: node, Via: via, AppliedAt: at.UTC()}
+	return idsql.TranslateError(s.db.Conn(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error)
+}
+
+// RecordFanout implements access.RevocationLog.
+func (s *Revocations) RecordFanout(ctx context.Context, id string, acks access.Acks) error {
+	b, err := json.Marshal(acks)
+	if err != nil {
+		return err
+	}
+	return idsql.TranslateError(s.db.Conn(ctx).Model(&revocationRow{}).Where("id = ?", id).Update("fanout", string(b)).Error)
+}
+
+// Applications implements access.RevocationLog.
+func (s *Revocations) Applications(ctx context.Context, id string) ([]access.NodeApplication, error) {
+	var rows []nodeRow
+	if err := s.db.Conn(ctx).Where("revocation_id = ?", id).Order("applied_at, node").Find(&rows).Error; err != nil {
+		return nil, idsql.TranslateError(err)
+	}
+	out := make([]access.NodeApplication, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, access.NodeApplication{Node: r.Node, AppliedAt: r.AppliedAt.UTC(), Via: r.Via})
+	}
+	return out, nil
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -51,6 +53,7 @@ type Config struct {
 	LoginSessionTTL        time.Duration
 	SigningKeysRefresh     time.Duration
 	RedisPrefix            string
+	NodeName               string // empty: hostname-pid-random
 }
 
 // setting describes one configuration value. The table below is the single source of
@@ -112,6 +115,8 @@ var settings = []setting{
 		"How often a server reloads signing keys from the database, so a rotation by weft keys rotate reaches it; 1s to 10m"},
 	{"redis_prefix", "WEFT_REDIS_PREFIX", "redis-prefix", "weft:",
 		"Prefix of every Redis key Weft writes, so several deployments can share one Redis"},
+	{"node_name", "WEFT_NODE_NAME", "node-name", "",
+		"This node's name in revocation receipts and among the live nodes on Redis, unique per running node; empty uses hostname-pid-random"},
 }
 
 // ref returns a pointer to the field that holds key, so that parsing, printing and
@@ -164,6 +169,8 @@ func (c *Config) ref(key string) any {
 		return &c.SigningKeysRefresh
 	case "redis_prefix":
 		return &c.RedisPrefix
+	case "node_name":
+		return &c.NodeName
 	case "argon2_threads":
 		return &c.Argon2Threads
 	}
@@ -584,6 +591,9 @@ func (c Config) Validate() error {
 	if c.RedisPrefix == "" || len(c.RedisPrefix) > 64 || strings.ContainsAny(c.RedisPrefix, " \t\r\n") {
 		bad("redis_prefix", "must be 1 to 64 characters without whitespace")
 	}
+	if len(c.NodeName) > 128 || strings.IndexFunc(c.NodeName, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) }) >= 0 {
+		bad("node_name", "must be at most 128 printable characters without whitespace")
+	}
 	if c.KeyEncryptionKey != "" {
 		if _, err := keys.ParseKEK(c.KeyEncryptionKey); err != nil {
 			bad("key_encryption_key", "must be base64 of exactly 32 bytes (openssl rand -base64 32)")
@@ -787,4 +797,17 @@ func configReference() string {
 		fmt.Fprintf(&b, "| `%s` | `%s` | `--%s` | %s | %s |\n", s.Key, s.Env, s.Flag, def, s.Doc)
 	}
 	return b.String()
+}
+
+// nodeName is the configured node name, or hostname-pid-random: unique among running
+// nodes (several may share a process, as in tests) and readable in receipts.
+func (c Config) nodeName() string {
+	if c.NodeName != "" {
+		return c.NodeName
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "weft"
+	}
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), rand.Text()[:6])
 }

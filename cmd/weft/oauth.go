@@ -67,6 +67,8 @@ type oauth struct {
 	admin   *admin.Handler
 	revoke  *access.RevocationAPI
 	outbox  *access.Outbox
+	fanout  *access.Fanout
+	bus     *redisstore.Bus // nil on a single node
 }
 
 // jwtSigner signs logout tokens (and later security event tokens) with the current
@@ -119,18 +121,29 @@ func newOAuth(ctx context.Context, cfg Config, a *app, log *slog.Logger, hasher 
 		access.TokenStorage
 		access.SessionRevoker
 	} = tokens
-	var invalidate func(context.Context) error // nil without a token cache
+	revocationLog := accsql.NewRevocations(a.db)
+	fanout := &access.Fanout{Node: cfg.nodeName(), Log: revocationLog, Logger: log}
+	var bus *redisstore.Bus
 	switch {
 	case cfg.DatabaseURL == "":
-		// One node on SQLite sees every revocation: an in-process generation suffices.
-		cache := access.NewTokenCache(tokens, &access.LocalGeneration{}, time.Minute, 100000)
-		storage, invalidate = cache, cache.Invalidate
+		// One node on SQLite: revocations apply in process; the log follower picks up
+		// those another process (the CLI) makes on the same file.
+		fanout.Cache = access.NewTokenCache(tokens, time.Minute, 100000)
 	case rdb != nil:
-		// Several nodes: the revocation generation lives in Redis, read on every lookup.
-		cache := access.NewTokenCache(tokens, redisstore.NewGeneration(rdb, cfg.RedisPrefix), time.Minute, 100000)
-		storage, invalidate = cache, cache.Invalidate
+		// Several nodes: revocations travel on Redis pub/sub, and a node serves its
+		// cache only while it is fresh on the bus.
+		fanout.Cache = access.NewTokenCache(tokens, time.Minute, 100000)
+		bus = redisstore.NewBus(rdb, cfg.RedisPrefix, fanout.Node, fanout, log, redisstore.BusOptions{})
+		fanout.Bus = bus
 	default:
 		log.Info("no Redis configured with PostgreSQL: token lookups are not cached, since other nodes' revocations could not reach the cache")
+	}
+	if c := fanout.Cache; c != nil {
+		c.Attach(fanout.Fresh, func(ctx context.Context, ev access.RevocationEvent) error {
+			_, err := fanout.Publish(ctx, ev)
+			return err
+		})
+		storage = c
 	}
 	provider, err := access.NewProvider(access.Config{
 		Issuer: cfg.Issuer, AccessTokenTTL: cfg.AccessTokenTTL, RefreshTokenTTL: cfg.RefreshTokenTTL,
@@ -156,8 +169,8 @@ func newOAuth(ctx context.Context, cfg Config, a *app, log *slog.Logger, hasher 
 		Clients: access.NewClients(clientCache, dirStore, a.db, hasher), Audit: a.audit}
 	outboxStore := accsql.NewOutbox(a.db)
 	h.Outbox, h.Participants = outboxStore, tokens
-	revocations := &access.Revocations{Store: accsql.NewRevocations(a.db), Grants: tokens, Lookup: provider,
-		Sessions: sessions, Directory: a.directory, Clients: clientCache, Tx: a.db, Invalidate: invalidate, Audit: a.audit,
+	revocations := &access.Revocations{Store: revocationLog, Grants: tokens, Lookup: provider,
+		Sessions: sessions, Directory: a.directory, Clients: clientCache, Tx: a.db, Fanout: fanout, Audit: a.audit,
 		Outbox: outboxStore, Participants: tokens}
 	// Relying parties get 10 s and no redirects: a logout endpoint that redirects is
 	// misconfigured, and following it would send the token elsewhere.
@@ -166,5 +179,6 @@ func newOAuth(ctx context.Context, cfg Config, a *app, log *slog.Logger, hasher 
 	outbox := &access.Outbox{Store: outboxStore, Logger: log,
 		Deliver: map[string]access.Deliverer{access.KindBackchannelLogout: bcl.Deliver}}
 	return &oauth{keys: km, handler: h, pages: pages, tokens: tokens, admin: adm,
-		revoke: &access.RevocationAPI{Revocations: revocations, Tokens: provider}, outbox: outbox}, nil
+		revoke: &access.RevocationAPI{Revocations: revocations, Tokens: provider}, outbox: outbox,
+		fanout: fanout, bus: bus}, nil
 }

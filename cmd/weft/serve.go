@@ -71,12 +71,23 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Add
 		return err
 	}
 
+	var busReady func() bool
+	if o.bus != nil {
+		// Not ready until subscribed and caught up on what was revoked meanwhile.
+		go o.bus.Run(ctx)
+		busReady = o.bus.Ready
+		go o.fanout.Follow(ctx, time.Second, time.Minute)
+	} else if o.fanout.Cache != nil {
+		go o.fanout.Follow(ctx, 100*time.Millisecond, time.Minute)
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewDBStatsCollector(a.db.SQL(), string(a.db.Dialect())))
 	e := httpserver.New(httpserver.Options{
 		Logger:   log,
 		Registry: reg,
 		Checks:   checks,
+		Ready:    busReady,
 		Version:  buildVersion(),
 		Errors: []httpserver.ErrorMapping{
 			{Err: identity.ErrInvalid, Status: 400, Title: "Invalid request"},

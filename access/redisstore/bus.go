@@ -1,0 +1,333 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/weft-fabric/weft/access"
+)
+
+// BusOptions tunes the bus; zero values take the defaults.
+type BusOptions struct {
+	// Lease is how long a ping that came back keeps the node fresh, and how long
+	// Publish waits for acknowledgements (default 100 ms). Waiting at least as long as
+	// the lease is what makes a missing acknowledgement safe: by the time Publish
+	// returns, a node that did not acknowledge has lost the freshness it had before the
+	// event was published, and regains it only by receiving a ping sent after it, that
+	// is, after having applied the event.
+	Lease time.Duration
+	// Ping is how often the node pings itself through Redis (default 20 ms).
+	Ping time.Duration
+	// Heartbeat is how often the node announces itself as live (default 1 s).
+	Heartbeat time.Duration
+	// LiveFor is how long a heartbeat keeps a node in the set Publish waits for
+	// (default 3 s).
+	LiveFor time.Duration
+	// Overlap is how far back of a disconnection the durable log is replayed (default
+	// 1 min): revocations are stamped before they commit, and on other nodes' clocks.
+	Overlap time.Duration
+}
+
+func (o *BusOptions) defaults() {
+	if o.Lease <= 0 {
+		o.Lease = 100 * time.Millisecond
+	}
+	if o.Ping <= 0 {
+		o.Ping = 20 * time.Millisecond
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = time.Second
+	}
+	if o.LiveFor <= 0 {
+		o.LiveFor = 3 * time.Second
+	}
+	if o.Overlap <= 0 {
+		o.Overlap = time.Minute
+	}
+}
+
+// Bus is the access.Bus between nodes: Redis pub/sub for the events, each node's own
+// channel for acknowledgements and for the pings that measure its freshness, and a
+// sorted set of live nodes. Pub/sub delivers at most once, so whatever a node misses
+// while disconnected it replays from the durable log (Receiver.Resync) before it
+// counts as fresh, and while it is not fresh its cache serves nothing.
+type Bus struct {
+	rdb    redis.UniversalClient
+	node   string
+	events string // channel of revocation events
+	own    string // this node's channel: pings and acknowledgements
+	nodes  string // sorted set: node -> last heartbeat (unix ms)
+	prefix string
+	recv   access.Receiver
+	log    *slog.Logger
+	opts   BusOptions
+
+	start   time.Time    // base of the monotonic times below
+	freshAt atomic.Int64 // send time (ns since start) of the last ping received while synced
+	synced  atomic.Bool  // subscribed and caught up
+
+	mu      sync.Mutex
+	waiters map[string]*waiter
+}
+
+var _ access.Bus = (*Bus)(nil)
+
+type waiter struct {
+	expect map[string]bool
+	acked  []string
+	done   chan struct{}
+}
+
+// NewBus returns the bus of node (a name unique among live nodes) under the key
+// prefix. Run must be running for the node to receive anything.
+func NewBus(rdb redis.UniversalClient, prefix, node string, recv access.Receiver, log *slog.Logger, opts BusOptions) *Bus {
+	opts.defaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Bus{rdb: rdb, node: node, prefix: prefix, recv: recv, log: log, opts: opts,
+		events: prefix + "revocations", own: prefix + "node:" + node, nodes: prefix + "nodes",
+		start: time.Now(), waiters: map[string]*waiter{}}
+}
+
+// Fresh implements access.Bus.
+func (b *Bus) Fresh() bool {
+	if !b.synced.Load() {
+		return false
+	}
+	at := b.freshAt.Load()
+	return at > 0 && time.Since(b.start)-time.Duration(at) < b.opts.Lease
+}
+
+// Ready reports whether the node is subscribed and has caught up: what /readyz gates on.
+func (b *Bus) Ready() bool { return b.synced.Load() }
+
+type control struct {
+	Type string `json:"t"` // "ack"
+	ID   string `json:"id"`
+	Node string `json:"node"`
+}
+
+// Publish implements access.Bus.
+func (b *Bus) Publish(ctx context.Context, ev access.RevocationEvent) (access.Acks, error) {
+	acks := access.Acks{Acknowledged: []string{}, Missing: []string{}}
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return acks, err
+	}
+	min := strconv.FormatInt(time.Now().Add(-b.opts.LiveFor).UnixMilli(), 10)
+	live, err := b.rdb.ZRangeByScore(ctx, b.nodes, &redis.ZRangeBy{Min: min, Max: "+inf"}).Result()
+	if err != nil {
+		return acks, fmt.Errorf("list live nodes: %w", err)
+	}
+	w := &waiter{expect: map[string]bool{}, done: make(chan struct{})}
+	for _, n := range live {
+		if n != b.node {
+			w.expect[n] = true
+		}
+	}
+	b.mu.Lock()
+	b.waiters[ev.ID] = w
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		delete(b.waiters, ev.ID)
+		b.mu.Unlock()
+	}()
+	began := time.Now()
+	if err := b.rdb.Publish(ctx, b.events, payload).Err(); err != nil {
+		return acks, fmt.Errorf("publish: %w", err)
+	}
+	if len(w.expect) > 0 {
+		t := time.NewTimer(b.opts.Lease)
+		select {
+		case <-w.done:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	acks.Waited = time.Since(began)
+	b.mu.Lock()
+	acks.Acknowledged = append(acks.Acknowledged, w.acked...)
+	for n := range w.expect {
+		if !slices.Contains(w.acked, n) {
+			acks.Missing = append(acks.Missing, n)
+		}
+	}
+	b.mu.Unlock()
+	slices.Sort(acks.Acknowledged)
+	slices.Sort(acks.Missing)
+	return acks, nil
+}
+
+// Run subscribes and keeps the node live and fresh until ctx ends.
+func (b *Bus) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); b.pinger(ctx) }()
+	go func() { defer wg.Done(); b.heartbeat(ctx) }()
+	b.subscriber(ctx)
+	wg.Wait()
+}
+
+func (b *Bus) subscriber(ctx context.Context) {
+	ps := b.rdb.Subscribe(ctx, b.events, b.own)
+	// Receive does not return on cancellation by itself; closing the subscription does.
+	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
+	defer stop()
+	defer ps.Close()
+	since := time.Now().Add(-b.opts.Overlap)
+	for {
+		msg, err := ps.Receive(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if b.synced.Swap(false) {
+				b.freshAt.Store(0)
+				since = time.Now().Add(-b.opts.Overlap)
+				b.log.Warn("revocation bus disconnected: serving from the database until caught up", "error", err)
+			}
+			sleep(ctx, 100*time.Millisecond) // the next Receive reconnects and resubscribes
+			continue
+		}
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if m.Kind == "subscribe" && m.Count == 2 && !b.synced.Load() {
+				b.resync(ctx, since)
+			}
+		case *redis.Message:
+			b.handle(ctx, m)
+		}
+	}
+}
+
+// resync replays what the node may have missed; messages arriving meanwhile wait in
+// the subscription and are applied afterwards (applying twice is harmless).
+func (b *Bus) resync(ctx context.Context, since time.Time) {
+	for {
+		err := b.recv.Resync(ctx, since)
+		if err == nil {
+			b.synced.Store(true)
+			b.log.Info("revocation bus connected and caught up", "node", b.node, "since", since)
+			return
+		}
+		b.log.Warn("catching up on revocations failed; retrying", "error", err)
+		if !sleep(ctx, 500*time.Millisecond) {
+			return
+		}
+	}
+}
+
+func (b *Bus) handle(ctx context.Context, m *redis.Message) {
+	switch {
+	case m.Channel == b.own && strings.HasPrefix(m.Payload, "p"):
+		ns, err := strconv.ParseInt(m.Payload[1:], 10, 64)
+		if err == nil && b.synced.Load() && ns > b.freshAt.Load() {
+			b.freshAt.Store(ns)
+		}
+	case m.Channel == b.own:
+		var c control
+		if json.Unmarshal([]byte(m.Payload), &c) != nil || c.Type != "ack" {
+			return
+		}
+		b.mu.Lock()
+		if w, ok := b.waiters[c.ID]; ok && w.expect[c.Node] && !slices.Contains(w.acked, c.Node) {
+			w.acked = append(w.acked, c.Node)
+			if len(w.acked) == len(w.expect) {
+				close(w.done)
+			}
+		}
+		b.mu.Unlock()
+	case m.Channel == b.events:
+		var ev access.RevocationEvent
+		if err := json.Unmarshal([]byte(m.Payload), &ev); err != nil {
+			// Not ours to interpret: forgetting everything is the safe reading.
+			b.log.Warn("unreadable revocation event; dropping the whole cache", "error", err)
+			ev = access.RevocationEvent{All: true}
+		}
+		if ev.Origin == b.node {
+			return // applied before it was published
+		}
+		b.recv.Receive(ctx, ev)
+		if ev.Origin == "" || ev.ID == "" {
+			return
+		}
+		ack, _ := json.Marshal(control{Type: "ack", ID: ev.ID, Node: b.node})
+		// The origin waits on this; it must not wait behind the next event here.
+		go func() {
+			if err := b.rdb.Publish(context.WithoutCancel(ctx), b.prefix+"node:"+ev.Origin, ack).Err(); err != nil {
+				b.log.Warn("acknowledging a revocation failed", "revocation", ev.ID, "error", err)
+			}
+		}()
+	}
+}
+
+func (b *Bus) pinger(ctx context.Context) {
+	t := time.NewTicker(b.opts.Ping)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			sent := time.Since(b.start)
+			// A failed ping just lets the lease lapse: the cache stops serving.
+			_ = b.rdb.Publish(ctx, b.own, "p"+strconv.FormatInt(int64(sent), 10)).Err()
+		}
+	}
+}
+
+func (b *Bus) heartbeat(ctx context.Context) {
+	beat := func() {
+		now := time.Now()
+		pipe := b.rdb.Pipeline()
+		pipe.ZAdd(ctx, b.nodes, redis.Z{Score: float64(now.UnixMilli()), Member: b.node})
+		pipe.ZRemRangeByScore(ctx, b.nodes, "-inf", strconv.FormatInt(now.Add(-time.Hour).UnixMilli(), 10))
+		if _, err := pipe.Exec(ctx); err != nil && ctx.Err() == nil {
+			b.log.Debug("revocation bus heartbeat failed", "error", err)
+		}
+	}
+	beat()
+	t := time.NewTicker(b.opts.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			// Leaving: others stop waiting for this node at once.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = b.rdb.ZRem(ctx, b.nodes, b.node).Err()
+			cancel()
+			return
+		case <-t.C:
+			beat()
+		}
+	}
+}
+
+// LiveNodes lists the nodes whose heartbeat is recent.
+func (b *Bus) LiveNodes(ctx context.Context) ([]string, error) {
+	min := strconv.FormatInt(time.Now().Add(-b.opts.LiveFor).UnixMilli(), 10)
+	return b.rdb.ZRangeByScore(ctx, b.nodes, &redis.ZRangeBy{Min: min, Max: "+inf"}).Result()
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,241 @@
+package redisstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/redisstore"
+	"github.com/weft-fabric/weft/identity/sqlstore/sqltest"
+)
+
+// testRedis connects to WEFT_TEST_REDIS_URL (default local) and returns a key prefix of
+// the test's own, deleted afterwards.
+func testRedis(t *testing.T) (*redis.Client, string) {
+	t.Helper()
+	u := os.Getenv("WEFT_TEST_REDIS_URL")
+	if u == "" {
+		u = "redis://127.0.0.1:6379/0"
+	}
+	opts, err := redis.ParseURL(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		_ = rdb.Close()
+		sqltest.Unavailable(t, "Redis ("+opts.Addr+")", err)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	prefix := "weft-test:" + hex.EncodeToString(b) + ":"
+	t.Cleanup(func() {
+		keys, _ := rdb.Keys(context.Background(), prefix+"*").Result()
+		if len(keys) > 0 {
+			rdb.Del(context.Background(), keys...)
+		}
+		_ = rdb.Close()
+	})
+	return rdb, prefix
+}
+
+// recorder is an access.Receiver that records what reaches it; block, when set, holds
+// Receive (a node that stalls).
+type recorder struct {
+	mu      sync.Mutex
+	events  []access.RevocationEvent
+	resyncs []time.Time
+	block   chan struct{}
+}
+
+func (r *recorder) Receive(_ context.Context, ev access.RevocationEvent) {
+	if r.block != nil {
+		<-r.block
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, ev)
+}
+
+func (r *recorder) Resync(_ context.Context, since time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.resyncs = append(r.resyncs, since)
+	return nil
+}
+
+func (r *recorder) got() ([]access.RevocationEvent, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.events), len(r.resyncs)
+}
+
+// node starts a bus on its own Redis connection (named, so a test can cut it).
+func node(t *testing.T, prefix, name string, r *recorder) (*redisstore.Bus, *redis.Client) {
+	t.Helper()
+	opts, _ := redis.ParseURL(redisURL())
+	opts.ClientName = strings.ReplaceAll(prefix, ":", "-") + name
+	rdb := redis.NewClient(opts)
+	b := redisstore.NewBus(rdb, prefix, name, r, nil, redisstore.BusOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { b.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; _ = rdb.Close() })
+	eventually(t, "node "+name+" fresh", func() bool { return b.Ready() && b.Fresh() })
+	return b, rdb
+}
+
+func redisURL() string {
+	if u := os.Getenv("WEFT_TEST_REDIS_URL"); u != "" {
+		return u
+	}
+	return "redis://127.0.0.1:6379/0"
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestBus_PublishReachesAndIsAcknowledged(t *testing.T) {
+	_, prefix := testRedis(t)
+	ra, rb, rc := &recorder{}, &recorder{}, &recorder{}
+	a, _ := node(t, prefix, "a", ra)
+	node(t, prefix, "b", rb)
+	node(t, prefix, "c", rc)
+	eventually(t, "three live nodes", func() bool { n, _ := a.LiveNodes(context.Background()); return len(n) == 3 })
+
+	ev := access.RevocationEvent{ID: "rev-1", Origin: "a", Subject: "alice", SIDs: []string{"s1"}, Durable: true}
+	acks, err := a.Publish(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(acks.Acknowledged, []string{"b", "c"}) || len(acks.Missing) != 0 {
+		t.Fatalf("acks = %+v, want b and c, none missing", acks)
+	}
+	// Acknowledged means applied: both have it, as sent, before Publish returned.
+	for name, r := range map[string]*recorder{"b": rb, "c": rc} {
+		evs, _ := r.got()
+		if len(evs) != 1 || evs[0].ID != "rev-1" || evs[0].Subject != "alice" || !evs[0].Durable || evs[0].SIDs[0] != "s1" {
+			t.Fatalf("node %s received %+v", name, evs)
+		}
+	}
+	if evs, _ := ra.got(); len(evs) != 0 {
+		t.Fatalf("the origin received its own event: %+v", evs)
+	}
+
+	// Another deployment's prefix hears nothing.
+	other := &recorder{}
+	node(t, prefix+"other:", "x", other)
+	if _, err := a.Publish(context.Background(), access.RevocationEvent{ID: "rev-2", Origin: "a", All: true}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "rev-2 at b", func() bool { evs, _ := rb.got(); return len(evs) == 2 })
+	if evs, _ := other.got(); len(evs) != 0 {
+		t.Fatalf("prefixes do not keep deployments apart: %+v", evs)
+	}
+}
+
+// A live node that does not acknowledge is named, Publish waits no longer than the
+// lease, and the stalled node is not fresh by then.
+func TestBus_StalledNodeIsMissingAndNotFresh(t *testing.T) {
+	_, prefix := testRedis(t)
+	a, _ := node(t, prefix, "a", &recorder{})
+	slow := &recorder{}
+	b, _ := node(t, prefix, "b", slow)
+	eventually(t, "two live nodes", func() bool { n, _ := a.LiveNodes(context.Background()); return len(n) == 2 })
+	slow.block = make(chan struct{})
+	began := time.Now()
+	acks, err := a.Publish(context.Background(), access.RevocationEvent{ID: "rev-1", Origin: "a", Subject: "alice"})
+	waited := time.Since(began)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(acks.Acknowledged) != 0 || !slices.Equal(acks.Missing, []string{"b"}) {
+		t.Fatalf("acks = %+v, want b missing", acks)
+	}
+	if waited < 100*time.Millisecond || waited > 2*time.Second {
+		t.Fatalf("Publish waited %v, want the 100ms lease", waited)
+	}
+	if b.Fresh() {
+		t.Fatal("a node stuck before applying an event still counts as fresh after the lease")
+	}
+	close(slow.block)
+	eventually(t, "b fresh again", b.Fresh)
+	if evs, _ := slow.got(); len(evs) != 1 {
+		t.Fatalf("b applied %d events after it resumed, want 1", len(evs))
+	}
+}
+
+// A node whose connection drops is neither ready nor fresh until it has resubscribed
+// and replayed the durable log from before the drop.
+func TestBus_DisconnectResyncs(t *testing.T) {
+	admin, prefix := testRedis(t)
+	r := &recorder{}
+	b, _ := node(t, prefix, "b", r)
+	if _, n := r.got(); n != 1 {
+		t.Fatalf("resyncs at start = %d, want 1", n)
+	}
+	cut := time.Now()
+	name := strings.ReplaceAll(prefix, ":", "-") + "b"
+	list, err := admin.ClientList(context.Background()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed := 0
+	for _, line := range strings.Split(list, "\n") {
+		fields := strings.Fields(line)
+		if slices.Contains(fields, "name="+name) && !slices.Contains(fields, "sub=0") {
+			for _, f := range fields {
+				if id, ok := strings.CutPrefix(f, "id="); ok {
+					if err := admin.Do(context.Background(), "CLIENT", "KILL", "ID", id).Err(); err != nil {
+						t.Fatal(err)
+					}
+					killed++
+				}
+			}
+		}
+	}
+	if killed != 1 {
+		t.Fatalf("killed %d subscriber connections, want 1:\n%s", killed, list)
+	}
+	eventually(t, "b to notice", func() bool { return !b.Ready() })
+	if b.Fresh() {
+		t.Fatal("a disconnected node counts as fresh")
+	}
+	eventually(t, "b back", func() bool { return b.Ready() && b.Fresh() })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.resyncs) != 2 || !r.resyncs[1].Before(cut) {
+		t.Fatalf("resyncs = %v, want a second one replaying from before %v", r.resyncs, cut)
+	}
+}
+
+func TestBus_RedisDown(t *testing.T) {
+	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	defer down.Close()
+	b := redisstore.NewBus(down, "weft-test:", "n", &recorder{}, nil, redisstore.BusOptions{})
+	if _, err := b.Publish(context.Background(), access.RevocationEvent{ID: "x", All: true}); err == nil {
+		t.Fatal("publishing to an unreachable Redis succeeded")
+	}
+	if b.Fresh() || b.Ready() {
+		t.Fatal("a bus that never connected counts as fresh or ready")
+	}
+}

@@ -280,6 +280,14 @@ func (r *Revocations) Deliveries(ctx context.Context, id string) ([]OutboxMessag
 	return r.Outbox.ByRevocation(ctx, id)
 }
 
+// Applications lists the nodes that applied revocation id, for its receipt.
+func (r *Revocations) Applications(ctx context.Context, id string) ([]NodeApplication, error) {
+	if r.Fanout == nil || r.Fanout.Log == nil {
+		return nil, nil
+	}
+	return r.Fanout.Log.Applications(ctx, id)
+}
+
 // Revocation returns a recorded revocation.
 func (r *Revocations) Revocation(ctx context.Context, id string) (Revocation, error) {
 	return r.Store.RevocationByID(ctx, id)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -39,7 +40,17 @@ type revocationView struct {
 	Matched        matched    `json:"matched"`
 	Status         string     `json:"status"`
 	CreatedAt      time.Time  `json:"created_at"`
+	Nodes          nodesView  `json:"nodes"`
 	Deliveries     []delivery `json:"deliveries"`
+}
+
+// nodesView is where the revocation landed inside Weft. Acknowledged and Missing are
+// what the answering node learned while it waited (bounded) before answering; Applied
+// grows as nodes that missed it catch up from the durable log.
+type nodesView struct {
+	Acknowledged []string          `json:"acknowledged"`
+	Missing      []string          `json:"missing"`
+	Applied      []NodeApplication `json:"applied"`
 }
 
 // delivery is one message to a relying party, as the receipt shows it.
@@ -57,13 +68,27 @@ type matched struct {
 	Tokens   int64 `json:"tokens"`
 }
 
-func viewRevocation(r Revocation) revocationView {
-	// "applied": written with everything it matched in one transaction and every
-	// node's token cache invalidated before the answer. Per-node acknowledgements and
-	// deliveries to relying parties come with the fan-out bus.
-	return revocationView{ID: r.ID, Selector: r.Selector, Reason: r.Reason, Suspend: r.Suspend, Actor: r.Actor,
-		IdempotencyKey: r.IdempotencyKey, Matched: matched{r.Sessions, r.Tokens}, Status: "applied", CreatedAt: r.CreatedAt,
+func viewRevocation(r Revocation, applied []NodeApplication) revocationView {
+	v := revocationView{ID: r.ID, Selector: r.Selector, Reason: r.Reason, Suspend: r.Suspend, Actor: r.Actor,
+		IdempotencyKey: r.IdempotencyKey, Matched: matched{r.Sessions, r.Tokens}, CreatedAt: r.CreatedAt,
+		Nodes:      nodesView{Acknowledged: []string{}, Missing: []string{}, Applied: applied},
 		Deliveries: []delivery{}}
+	if v.Nodes.Applied == nil {
+		v.Nodes.Applied = []NodeApplication{}
+	}
+	if r.Fanout != nil {
+		v.Nodes.Acknowledged, v.Nodes.Missing = r.Fanout.Acknowledged, r.Fanout.Missing
+	}
+	// "applied": durable, and applied on every node that was live when it was
+	// answered; "catching_up": a node that did not acknowledge in time has not
+	// replayed it yet (it serves nothing from memory until it has).
+	v.Status = "applied"
+	for _, n := range v.Nodes.Missing {
+		if !slices.ContainsFunc(v.Nodes.Applied, func(a NodeApplication) bool { return a.Node == n }) {
+			v.Status = "catching_up"
+		}
+	}
+	return v
 }
 
 // caller authenticates the bearer token and requires weft:revoke; it returns the client.
@@ -111,12 +136,43 @@ func (a *RevocationAPI) create(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if replayed { // the first answer's fan-out was recorded since
+		if rec, err = a.Revocations.Revocation(c.Request().Context(), rec.ID); err != nil {
+			return err
+		}
+	}
+	v, err := a.receipt(c, rec)
+	if err != nil {
+		return err
+	}
 	c.Response().Header().Set("Location", "/api/v1/revocations/"+rec.ID)
 	c.Response().Header().Set("Cache-Control", "no-store")
 	if replayed {
-		return c.JSON(http.StatusOK, viewRevocation(rec))
+		return c.JSON(http.StatusOK, v)
 	}
-	return c.JSON(http.StatusCreated, viewRevocation(rec))
+	return c.JSON(http.StatusCreated, v)
+}
+
+// receipt is the revocation with where it landed: nodes and relying parties.
+func (a *RevocationAPI) receipt(c echo.Context, rec Revocation) (revocationView, error) {
+	applied, err := a.Revocations.Applications(c.Request().Context(), rec.ID)
+	if err != nil {
+		return revocationView{}, err
+	}
+	msgs, err := a.Revocations.Deliveries(c.Request().Context(), rec.ID)
+	if err != nil {
+		return revocationView{}, err
+	}
+	v := viewRevocation(rec, applied)
+	for _, m := range msgs {
+		d := delivery{Kind: m.Kind, Target: m.Target, Attempts: m.Attempts, DeliveredAt: m.DeliveredAt, LastError: m.LastError}
+		if m.DeliveredAt == nil {
+			next := m.NextAttemptAt
+			d.NextAttemptAt = &next
+		}
+		v.Deliveries = append(v.Deliveries, d)
+	}
+	return v, nil
 }
 
 func (a *RevocationAPI) get(c echo.Context) error {
@@ -130,18 +186,9 @@ func (a *RevocationAPI) get(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	msgs, err := a.Revocations.Deliveries(c.Request().Context(), rec.ID)
+	v, err := a.receipt(c, rec)
 	if err != nil {
 		return err
-	}
-	v := viewRevocation(rec)
-	for _, m := range msgs {
-		d := delivery{Kind: m.Kind, Target: m.Target, Attempts: m.Attempts, DeliveredAt: m.DeliveredAt, LastError: m.LastError}
-		if m.DeliveredAt == nil {
-			next := m.NextAttemptAt
-			d.NextAttemptAt = &next
-		}
-		v.Deliveries = append(v.Deliveries, d)
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, v)

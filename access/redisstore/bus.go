@@ -72,6 +72,7 @@ type Bus struct {
 	log    *slog.Logger
 	opts   BusOptions
 
+	running atomic.Bool  // Run is subscribed (else Publish listens for acks itself)
 	start   time.Time    // base of the monotonic times below
 	freshAt atomic.Int64 // send time (ns since start) of the last ping received while synced
 	synced  atomic.Bool  // subscribed and caught up
@@ -136,6 +137,14 @@ func (b *Bus) Publish(ctx context.Context, ev access.RevocationEvent) (access.Ac
 			w.expect[n] = true
 		}
 	}
+	if len(w.expect) > 0 && !b.running.Load() {
+		// A publisher that does not run the bus (a CLI command) still hears the acks.
+		stop, err := b.listenAcks(ctx)
+		if err != nil {
+			return acks, err
+		}
+		defer stop()
+	}
 	b.mu.Lock()
 	b.waiters[ev.ID] = w
 	b.mu.Unlock()
@@ -170,8 +179,28 @@ func (b *Bus) Publish(ctx context.Context, ev access.RevocationEvent) (access.Ac
 	return acks, nil
 }
 
+// listenAcks subscribes to this node's channel for the length of one publication.
+func (b *Bus) listenAcks(ctx context.Context) (stop func(), err error) {
+	ps := b.rdb.Subscribe(ctx, b.own)
+	if _, err := ps.Receive(ctx); err != nil { // the subscription's confirmation
+		_ = ps.Close()
+		return nil, fmt.Errorf("listen for acknowledgements: %w", err)
+	}
+	ch := ps.Channel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m := range ch {
+			b.handle(ctx, m)
+		}
+	}()
+	return func() { _ = ps.Close(); <-done }, nil
+}
+
 // Run subscribes and keeps the node live and fresh until ctx ends.
 func (b *Bus) Run(ctx context.Context) {
+	b.running.Store(true)
+	defer b.running.Store(false)
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); b.pinger(ctx) }()

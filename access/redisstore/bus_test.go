@@ -239,3 +239,23 @@ func TestBus_RedisDown(t *testing.T) {
 		t.Fatal("a bus that never connected counts as fresh or ready")
 	}
 }
+
+// A process that publishes without running the bus (a CLI command) still learns which
+// nodes applied its revocation.
+func TestBus_PublisherWithoutRun(t *testing.T) {
+	rdb, prefix := testRedis(t)
+	rb := &recorder{}
+	b, _ := node(t, prefix, "b", rb)
+	eventually(t, "b live", func() bool { n, _ := b.LiveNodes(context.Background()); return len(n) == 1 })
+	cli := redisstore.NewBus(rdb, prefix, "cli", &recorder{}, nil, redisstore.BusOptions{})
+	acks, err := cli.Publish(context.Background(), access.RevocationEvent{ID: "rev-cli", Origin: "cli", Subject: "alice", Durable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(acks.Acknowledged, []string{"b"}) || len(acks.Missing) != 0 {
+		t.Fatalf("acks = %+v, want b", acks)
+	}
+	if evs, _ := rb.got(); len(evs) != 1 || evs[0].ID != "rev-cli" {
+		t.Fatalf("b received %+v", evs)
+	}
+}

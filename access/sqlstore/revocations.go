@@ -68,3 +68,14 @@ func (s *Revocations) RevocationByKey(ctx context.Context, actor, key string) (a
 	}
 	return r.revocation(), nil
 }
+
+// LatestRevocation returns the id of the most recently created revocation ("" when
+// there is none): one read of the created_at index, cheap enough to poll.
+func (s *Revocations) LatestRevocation(ctx context.Context) (string, error) {
+	var ids []string
+	err := s.db.Conn(ctx).Model(&revocationRow{}).Order("created_at DESC, id DESC").Limit(1).Pluck("id", &ids).Error
+	if err != nil || len(ids) == 0 {
+		return "", idsql.TranslateError(err)
+	}
+	return ids[0], nil
+}

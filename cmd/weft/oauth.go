@@ -160,6 +160,9 @@ func newOAuth(ctx context.Context, cfg Config, a *app, log *slog.Logger, hasher 
 		Sessions: sessions, Directory: a.directory, Clients: clientCache, Tx: a.db, Invalidate: invalidate, Audit: a.audit,
 		Outbox: outboxStore, Participants: tokens}
 	adm.Sessions, adm.SessionTokens, adm.Revocations = sessions, tokens, revocations // /sessions; status changes revoke
+	if invalidate != nil {
+		go watchRevocations(ctx, accsql.NewRevocations(a.db), invalidate, log) // revocations by weft user suspend & co.
+	}
 	// Relying parties get 10 s and no redirects: a logout endpoint that redirects is
 	// misconfigured, and following it would send the token elsewhere.
 	rpClient := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

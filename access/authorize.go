@@ -113,6 +113,11 @@ func (h *Handler) authorize(c echo.Context) error {
 		return err
 	}
 	session.ClientID = client.ID
+	// Record the client before the code exists, so no token of this session is ever
+	// missing from "sessions of client X" (nor from back-channel logout fan-out).
+	if err := h.Sessions.Used(ctx, ls, client.ID); err != nil {
+		return err
+	}
 	resp, err := h.Provider.NewAuthorizeResponse(ctx, ar, session)
 	if err != nil {
 		h.logFailure(ctx, "authorization response failed", err)

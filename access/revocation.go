@@ -98,6 +98,17 @@ const (
 // subject or client; suspend on something that is not a user) are *identity.ValidationError
 // and change nothing.
 func (r *Revocations) Revoke(ctx context.Context, actor, key string, sel Selector, reason string, suspend bool) (Revocation, bool, error) {
+	var sc *statusChange
+	if suspend {
+		sc = &statusChange{status: identity.StatusSuspended}
+	}
+	return r.revoke(ctx, actor, key, sel, reason, sc)
+}
+
+// revoke is Revoke with the status change of a subject spelled out (sc nil: none); see
+// revocation_status.go.
+func (r *Revocations) revoke(ctx context.Context, actor, key string, sel Selector, reason string, sc *statusChange) (Revocation, bool, error) {
+	suspend := sc != nil
 	sel.Type, sel.Value, reason = strings.TrimSpace(sel.Type), strings.TrimSpace(sel.Value), strings.TrimSpace(reason)
 	switch {
 	case sel.Value == "" || len(sel.Value) > 4096:
@@ -200,7 +211,7 @@ func (r *Revocations) Revoke(ctx context.Context, actor, key string, sel Selecto
 				rec.Tokens, err = r.Grants.RevokeBySubject(ctx, sel.Value)
 			}
 			if err == nil && suspend {
-				_, _, err = r.Directory.SetStatus(ctx, sel.Value, identity.StatusSuspended)
+				err = sc.apply(ctx, r.Directory, sel.Value)
 			}
 		case SelectClient:
 			rec.Event.ClientID = sel.Value

@@ -64,6 +64,15 @@ func (h *Handler) token(c echo.Context) error {
 		h.Provider.WriteAccessError(ctx, c.Response(), ar, err)
 		return nil
 	}
+	if ar.GetGrantTypes().ExactOne("refresh_token") {
+		// A refresh is the session in use; the store writes at most once a minute. A
+		// failure costs only a stale last-seen, so the client still gets its tokens.
+		if s, ok := ar.GetSession().(*Session); ok {
+			if err := h.Sessions.Seen(ctx, s.SID); err != nil {
+				h.Logger.WarnContext(ctx, "recording session activity failed", "error", err.Error())
+			}
+		}
+	}
 	h.Provider.WriteAccessResponse(ctx, c.Response(), ar, resp)
 	return nil
 }

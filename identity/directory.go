@@ -249,6 +249,11 @@ func (d *Directory) SetStatus(ctx context.Context, id string, s Status) (User, b
 		if u.Status == StatusDeprovisioned {
 			return invalid("status", "a deprovisioned account cannot change status")
 		}
+		if u.Status == StatusActive {
+			if err := d.keepAnAdmin(ctx, u.ID); err != nil {
+				return err
+			}
+		}
 		key, err := NormalizeUsername(u.Username)
 		if err != nil {
 			return err
@@ -405,9 +410,30 @@ func (d *Directory) ListGroups(ctx context.Context, p Page) ([]Group, string, er
 	return d.store.ListGroups(ctx, p)
 }
 
-// DeleteGroup removes a group and its memberships.
+// DeleteGroup removes a group and its memberships. AdminGroup cannot be deleted while
+// it has an active member (ErrLastAdmin).
 func (d *Directory) DeleteGroup(ctx context.Context, id string) error {
-	return d.store.DeleteGroup(ctx, id)
+	return d.tx.InTx(ctx, func(ctx context.Context) error {
+		g, err := d.store.GroupByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		if IsAdminGroup(g.Name) {
+			if err := d.tx.Lock(ctx, "weft.admins"); err != nil {
+				return err
+			}
+			members, err := d.store.Members(ctx, id)
+			if err != nil {
+				return err
+			}
+			for _, m := range members {
+				if m.Status == StatusActive {
+					return ErrLastAdmin
+				}
+			}
+		}
+		return d.store.DeleteGroup(ctx, id)
+	})
 }
 
 // AddMember is idempotent; ErrNotFound if the group or user is missing.
@@ -415,9 +441,27 @@ func (d *Directory) AddMember(ctx context.Context, groupID, userID string) error
 	return d.store.AddMember(ctx, groupID, userID)
 }
 
-// RemoveMember is idempotent.
+// RemoveMember is idempotent. Removing the last active member of AdminGroup is
+// refused with ErrLastAdmin.
 func (d *Directory) RemoveMember(ctx context.Context, groupID, userID string) error {
-	return d.store.RemoveMember(ctx, groupID, userID)
+	return d.tx.InTx(ctx, func(ctx context.Context) error {
+		if err := d.guardAdminRemoval(ctx, groupID, userID); err != nil {
+			return err
+		}
+		return d.store.RemoveMember(ctx, groupID, userID)
+	})
+}
+
+// guardAdminRemoval applies keepAnAdmin when groupID is AdminGroup.
+func (d *Directory) guardAdminRemoval(ctx context.Context, groupID, userID string) error {
+	g, err := d.store.GroupByID(ctx, groupID)
+	if err != nil {
+		return err
+	}
+	if !IsAdminGroup(g.Name) {
+		return nil
+	}
+	return d.keepAnAdmin(ctx, userID)
 }
 
 // Members lists a group's users.
@@ -449,19 +493,26 @@ func (d *Directory) SetMembers(ctx context.Context, groupID string, userIDs []st
 		have := make(map[string]bool, len(cur))
 		for _, u := range cur {
 			have[u.ID] = true
-			if !want[u.ID] {
-				if err := d.store.RemoveMember(ctx, groupID, u.ID); err != nil {
-					return err
-				}
-				changed = true
-			}
 		}
+		// Additions first, so that replacing the last administrator by another is
+		// not mistaken for removing the last one.
 		for _, id := range userIDs {
 			if !have[id] {
 				if err := d.store.AddMember(ctx, groupID, id); err != nil {
 					return err
 				}
 				have[id], changed = true, true
+			}
+		}
+		for _, u := range cur {
+			if !want[u.ID] {
+				if err := d.guardAdminRemoval(ctx, groupID, u.ID); err != nil {
+					return err
+				}
+				if err := d.store.RemoveMember(ctx, groupID, u.ID); err != nil {
+					return err
+				}
+				changed = true
 			}
 		}
 		return nil

@@ -29,6 +29,10 @@ type LoginSession struct {
 	ExpiresAt  time.Time
 	RevokedAt  *time.Time
 	SecretHash []byte
+	// Clients are the OAuth clients the session was used with, in id order. Only the
+	// listing calls fill it (Sessions.List, Sessions.Get); Resume leaves it nil, so the
+	// authorization endpoint does not pay for a join it never reads.
+	Clients []string
 }
 
 // Active reports whether the session may still be used at now.
@@ -43,8 +47,19 @@ type SessionStore interface {
 	// SessionByID returns ErrNotFound if absent (expired or revoked sessions are returned;
 	// callers check Active).
 	SessionByID(ctx context.Context, id string) (LoginSession, error)
-	// TouchSession records activity.
-	TouchSession(ctx context.Context, id string, at time.Time) error
+	// TouchSession moves last_seen_at to at, but only when the stored value is older
+	// than at-every and the session is not revoked, so a busy session costs at most one
+	// write per interval on any number of nodes. Nothing to update is not an error.
+	TouchSession(ctx context.Context, id string, at time.Time, every time.Duration) error
+	// AddSessionClient records that session sid was used with clientID; idempotent.
+	// ErrNotFound if the session or the client does not exist.
+	AddSessionClient(ctx context.Context, sid, clientID string, at time.Time) error
+	// SessionClients lists the clients a session was used with, ordered by id.
+	SessionClients(ctx context.Context, sid string) ([]string, error)
+	// ListSessions returns sessions matching f, with Clients filled, ordered by id
+	// (keyset), and the cursor of the next page ("" on the last). now decides which
+	// sessions are active.
+	ListSessions(ctx context.Context, f SessionFilter, now time.Time, p Page) ([]LoginSession, string, error)
 	// RevokeSession marks the session revoked; idempotent; ErrNotFound if absent.
 	RevokeSession(ctx context.Context, id string, at time.Time) error
 	// RevokeUserSessions revokes every live session of a user and returns their ids.
@@ -52,6 +67,31 @@ type SessionStore interface {
 	// RevokeDeviceSessions revokes every live session from a device and returns them.
 	RevokeDeviceSessions(ctx context.Context, deviceID string, at time.Time) ([]LoginSession, error)
 }
+
+// SessionState selects sessions by whether they are still usable.
+type SessionState string
+
+// Session states for SessionFilter.
+const (
+	SessionsActive SessionState = "active" // neither revoked nor expired
+	SessionsEnded  SessionState = "ended"  // revoked or expired
+	SessionsAll    SessionState = "all"
+)
+
+// SessionFilter narrows ListSessions; empty fields match everything. IP is compared
+// exactly as stored (the caller normalises it).
+type SessionFilter struct {
+	UserID   string
+	ClientID string
+	DeviceID string
+	IP       string
+	State    SessionState // empty: SessionsActive
+}
+
+// LastSeenEvery bounds how often a session's last_seen_at is written: activity within a
+// minute of the last recorded one is not worth a write on every authorization or
+// refresh.
+const LastSeenEvery = time.Minute
 
 // Sessions is the login-session service.
 type Sessions struct {
@@ -128,6 +168,55 @@ func (s *Sessions) EndAllOf(ctx context.Context, userID string) ([]string, error
 func (s *Sessions) EndAllFrom(ctx context.Context, deviceID string) ([]LoginSession, error) {
 	return s.store.RevokeDeviceSessions(ctx, deviceID, s.now())
 }
+
+// Used records that the live session ls was used with clientID at the authorization
+// endpoint, and moves its last-seen time (at most once per LastSeenEvery).
+func (s *Sessions) Used(ctx context.Context, ls LoginSession, clientID string) error {
+	now := s.now()
+	if err := s.store.AddSessionClient(ctx, ls.ID, clientID, now); err != nil {
+		return err
+	}
+	if now.Sub(ls.LastSeenAt) < LastSeenEvery {
+		return nil // the row we just read is recent enough: spare the write
+	}
+	return s.store.TouchSession(ctx, ls.ID, now, LastSeenEvery)
+}
+
+// Seen moves the last-seen time of session sid (a refresh token of it was redeemed), at
+// most once per LastSeenEvery. An unknown or ended session is left alone.
+func (s *Sessions) Seen(ctx context.Context, sid string) error {
+	if sid == "" {
+		return nil
+	}
+	return s.store.TouchSession(ctx, sid, s.now(), LastSeenEvery)
+}
+
+// List returns one page of sessions matching f.
+func (s *Sessions) List(ctx context.Context, f SessionFilter, p Page) ([]LoginSession, string, error) {
+	switch f.State {
+	case "":
+		f.State = SessionsActive
+	case SessionsActive, SessionsEnded, SessionsAll:
+	default:
+		return nil, "", invalid("active", "must be true, false or all")
+	}
+	return s.store.ListSessions(ctx, f, s.now(), p)
+}
+
+// Get returns a session with the clients it was used with; ErrNotFound if absent.
+func (s *Sessions) Get(ctx context.Context, id string) (LoginSession, error) {
+	ls, err := s.store.SessionByID(ctx, id)
+	if err != nil {
+		return LoginSession{}, err
+	}
+	if ls.Clients, err = s.store.SessionClients(ctx, id); err != nil {
+		return LoginSession{}, err
+	}
+	return ls, nil
+}
+
+// Now is the service's clock, for callers that judge Active.
+func (s *Sessions) Now() time.Time { return s.now() }
 
 // ByID returns a session by its sid.
 func (s *Sessions) ByID(ctx context.Context, id string) (LoginSession, error) {

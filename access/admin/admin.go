@@ -34,6 +34,12 @@ type Handler struct {
 	Logger    *slog.Logger
 	// Audit, when set, records every successful change in the audit log.
 	Audit AuditRecorder
+	// Sessions, SessionTokens and Revocations serve /sessions. Revocations also makes
+	// suspending or deprovisioning a user revoke everything the user holds; without it
+	// such a status change is refused rather than done half.
+	Sessions      *identity.Sessions
+	SessionTokens access.SessionTokens
+	Revocations   *access.Revocations
 }
 
 // AuditRecorder appends to the audit log (identity.AuditLog implements it).
@@ -73,6 +79,10 @@ var routes = []route{
 	{http.MethodGet, "/clients", (*Handler).listClients},
 	{http.MethodPost, "/clients", (*Handler).createClient},
 	{http.MethodGet, "/clients/:id", (*Handler).getClient},
+
+	{http.MethodGet, "/sessions", (*Handler).listSessions},
+	{http.MethodGet, "/sessions/:id", (*Handler).getSession},
+	{http.MethodDelete, "/sessions/:id", (*Handler).deleteSession},
 }
 
 // Register mounts the API on e. The group has no group-level middleware on purpose:

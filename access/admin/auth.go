@@ -30,6 +30,15 @@ type principal struct {
 	user     bool // a person's token (it has a login session), not a client's own
 }
 
+// principalKey is where authenticate leaves the caller in the echo context.
+const principalKey = "weft.admin.principal"
+
+// caller returns the authenticated principal of the request.
+func caller(c echo.Context) principal {
+	p, _ := c.Get(principalKey).(principal)
+	return p
+}
+
 // authenticate guards one route: a valid Weft access token with the scope the method
 // needs, and for a person's token, membership of identity.AdminGroup. Tokens are never
 // logged: not on failure, not on success.
@@ -40,6 +49,7 @@ func (h *Handler) authenticate(write bool) echo.MiddlewareFunc {
 			if err != nil {
 				return err
 			}
+			c.Set(principalKey, p) // handlers that record an actor (revocations) read it
 			// Directory data, and a client secret once: no cache may keep a response.
 			c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 			err = next(c)

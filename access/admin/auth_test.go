@@ -87,6 +87,16 @@ func TestAuth(t *testing.T) {
 		problemOf(t, listUsers(tokUserPlain), 403)
 	})
 	t.Run("a suspended administrator's token stops working", func(t *testing.T) {
+		// Another active administrator, or root would be the last one and unsuspendable.
+		ctx := context.Background()
+		second, err := en.dir.CreateUser(ctx, identity.NewUser{Username: "second-admin"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		admins, _ := en.dir.GroupByName(ctx, identity.AdminGroup)
+		if err := en.dir.AddMember(ctx, admins.ID, second.ID); err != nil {
+			t.Fatal(err)
+		}
 		if _, _, err := en.dir.SetStatus(context.Background(), en.root.ID, identity.StatusSuspended); err != nil {
 			t.Fatal(err)
 		}

@@ -11,11 +11,13 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/ory/fosite"
 
 	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/fositestore"
 	"github.com/weft-fabric/weft/access/httpserver"
 	accsql "github.com/weft-fabric/weft/access/sqlstore"
 	"github.com/weft-fabric/weft/identity"
@@ -45,6 +47,9 @@ type env struct {
 	refresh map[string]bool
 	root    identity.User // in weft-admins
 	plain   identity.User // in no group
+
+	sessions *identity.Sessions
+	grants   *fositestore.Store
 }
 
 // Tokens every env offers.
@@ -94,7 +99,13 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 		{Err: identity.ErrConflict, Status: 409, Title: "Conflict"},
 		{Err: identity.ErrInvalidCredentials, Status: 401, Title: "Unauthorized"},
 	}})
-	h := &Handler{Directory: dir, Clients: clients, Tokens: fakeTokens{introspect: en.introspect}}
+	// Sessions and revocations are real: the admin API revokes through them.
+	en.sessions = identity.NewSessions(sqlstore.NewSessions(db), time.Hour)
+	en.grants = fositestore.New(db, accsql.NewClients(db), fositestore.Options{})
+	revs := &access.Revocations{Store: accsql.NewRevocations(db), Grants: en.grants, Sessions: en.sessions,
+		Directory: dir, Clients: clients, Tx: db, Outbox: accsql.NewOutbox(db), Participants: en.grants}
+	h := &Handler{Directory: dir, Clients: clients, Tokens: fakeTokens{introspect: en.introspect},
+		Sessions: en.sessions, SessionTokens: en.grants, Revocations: revs}
 	h.Register(e)
 	en.e = e
 	return en

@@ -229,6 +229,11 @@ func TestOpenAPI_SchemasMatchTypes(t *testing.T) {
 		"Client":                clientView{},
 		"CreateClient":          createClientRequest{},
 		"UserList":              list[userView]{},
+		"Session":               sessionView{},
+		"SessionList":           list[sessionView]{},
+		"SessionToken":          tokenView{},
+		"RevokeSession":         revokeSessionRequest{},
+		"SessionRevocation":     revocationView{},
 	}
 	for name, v := range types {
 		s, ok := doc.Components.Schemas[name]
@@ -250,7 +255,7 @@ func TestOpenAPI_SchemasMatchTypes(t *testing.T) {
 		if !slices.Equal(documented, fields) {
 			t.Errorf("schema %s has %v, the Go type %T has %v", name, documented, v, fields)
 		}
-		if strings.HasPrefix(name, "Create") || strings.HasPrefix(name, "Update") || name == "SetPassword" {
+		if strings.HasPrefix(name, "Create") || strings.HasPrefix(name, "Update") || name == "SetPassword" || name == "RevokeSession" {
 			if s.AdditionalProperties == nil || *s.AdditionalProperties {
 				t.Errorf("request schema %s must say additionalProperties: false (unknown fields are refused)", name)
 			}

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -114,20 +115,29 @@ func (h *Handler) patchUser(c echo.Context) error {
 		return err
 	}
 	id := c.Param("id")
+	patch := identity.UserPatch{Username: in.Username, Email: in.Email, DisplayName: in.DisplayName}
 	var out identity.User
-	err := h.Directory.InTx(c.Request().Context(), func(ctx context.Context) error {
-		u, _, err := h.Directory.UpdateUser(ctx, id, identity.UserPatch{Username: in.Username, Email: in.Email, DisplayName: in.DisplayName})
+	if in.Status != nil {
+		status, err := identity.ParseStatus(*in.Status)
 		if err != nil {
 			return err
 		}
-		if in.Status != nil {
-			if u, _, err = h.Directory.SetStatus(ctx, id, identity.Status(*in.Status)); err != nil {
-				return err
-			}
+		if h.Revocations == nil {
+			return errors.New("admin API: status changes need the revocation service, which is not wired")
 		}
-		out = u
-		return nil
-	})
+		// Suspending or deprovisioning revokes everything the user holds, in the
+		// transaction that also applies the profile edits: all or nothing.
+		out, _, err = h.Revocations.ChangeUserStatus(c.Request().Context(), caller(c).clientID, id, status,
+			"user "+string(status)+" through the admin API", func(ctx context.Context) error {
+				_, _, err := h.Directory.UpdateUser(ctx, id, patch)
+				return err
+			})
+		if err != nil {
+			return missing(err, "user")
+		}
+		return c.JSON(http.StatusOK, viewUser(out))
+	}
+	out, _, err := h.Directory.UpdateUser(c.Request().Context(), id, patch)
 	if err != nil {
 		return missing(err, "user")
 	}

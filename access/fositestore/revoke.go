@@ -2,7 +2,12 @@ package fositestore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/weft-fabric/weft/access"
 )
 
 // RevokeAccessToken implements oauth2.TokenRevocationStorage: it deactivates every access
@@ -89,3 +94,41 @@ func (s *Store) revokeWhere(ctx context.Context, column, value string, kinds ...
 	}
 	return n, nil
 }
+
+// maxSessionTokens bounds the tokens listed per kind for one session: a month of
+// refresh rotations is a few thousand rows, more than a person reads.
+const maxSessionTokens = 1000
+
+// TokensOfSession implements access.SessionTokens. Only columns that describe a token
+// are read: never the signature, the form or the session data.
+func (s *Store) TokensOfSession(ctx context.Context, sid string) ([]access.SessionToken, error) {
+	now := s.now().UTC()
+	out := []access.SessionToken{}
+	for _, k := range []struct {
+		kind
+		name string
+	}{{kCode, access.TokenKindCode}, {kAccess, access.TokenKindAccess}, {kRefresh, access.TokenKindRefresh}} {
+		var rows []requestRow
+		err := s.conn(ctx).Table(k.table).Select("client_id", "requested_at", "expires_at", "active", "granted_scopes").
+			Where("sid = ?", sid).Order("requested_at DESC").Limit(maxSessionTokens).Find(&rows).Error
+		if err != nil {
+			return nil, translate(k.kind, err)
+		}
+		for _, r := range rows {
+			t := access.SessionToken{Kind: k.name, ClientID: r.ClientID, IssuedAt: r.RequestedAt.UTC(), Scopes: []string{},
+				Active: r.Active && (r.ExpiresAt == nil || r.ExpiresAt.After(now))}
+			if r.ExpiresAt != nil {
+				e := r.ExpiresAt.UTC()
+				t.ExpiresAt = &e
+			}
+			if err := json.Unmarshal([]byte(r.GrantedScopes), &t.Scopes); err != nil {
+				return nil, fmt.Errorf("%s: corrupt scope column: %w", k.what, err)
+			}
+			out = append(out, t)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b access.SessionToken) int { return a.IssuedAt.Compare(b.IssuedAt) })
+	return out, nil
+}
+
+var _ access.SessionTokens = (*Store)(nil)

@@ -172,6 +172,7 @@ func newOAuth(ctx context.Context, cfg Config, a *app, log *slog.Logger, hasher 
 	revocations := &access.Revocations{Store: revocationLog, Grants: tokens, Lookup: provider,
 		Sessions: sessions, Directory: a.directory, Clients: clientCache, Tx: a.db, Fanout: fanout, Audit: a.audit,
 		Outbox: outboxStore, Participants: tokens}
+	adm.Sessions, adm.SessionTokens, adm.Revocations = sessions, tokens, revocations // /sessions; status changes revoke
 	// Relying parties get 10 s and no redirects: a logout endpoint that redirects is
 	// misconfigured, and following it would send the token elsewhere.
 	rpClient := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

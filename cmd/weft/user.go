@@ -155,12 +155,26 @@ func userStatusCmd(c *cli, use string, status identity.Status, short string) *co
 				if err != nil {
 					return err
 				}
-				u, changed, err := a.directory.SetStatus(cmd.Context(), u.ID, status)
+				before := u.Status
+				// Suspending or deprovisioning revokes everything the user holds, in the
+				// transaction of the status change (access.Revocations.ChangeUserStatus).
+				revs, closeRevs := cliRevocations(a)
+				defer closeRevs()
+				u, rec, err := revs.ChangeUserStatus(cmd.Context(), cliActor, u.ID, status,
+					"user "+string(status)+" with weft user "+use, nil)
 				if err != nil {
 					return err
 				}
+				changed := u.Status != before
+				if rec != nil && c.output != "json" {
+					fmt.Fprintf(c.stderr, "revocation %s: %d sessions ended, %d codes and tokens revoked\n", rec.ID, rec.Sessions, rec.Tokens)
+				}
 				if c.output == "json" {
-					return writeJSON(c.stdout, map[string]any{"user": viewUser(u), "changed": changed})
+					out := map[string]any{"user": viewUser(u), "changed": changed}
+					if rec != nil {
+						out["revocation"] = map[string]any{"id": rec.ID, "sessions": rec.Sessions, "tokens": rec.Tokens}
+					}
+					return writeJSON(c.stdout, out)
 				}
 				if !changed {
 					_, err = fmt.Fprintf(c.stdout, "user %s is already %s\n", sanitize(u.Username), u.Status)

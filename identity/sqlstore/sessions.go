@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"time"
 
+	"gorm.io/gorm/clause"
+
 	"github.com/weft-fabric/weft/identity"
 )
 
@@ -54,6 +56,10 @@ func (s *Sessions) SessionByID(ctx context.Context, id string) (identity.LoginSe
 	if err := s.db.Conn(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
 		return identity.LoginSession{}, TranslateError(err)
 	}
+	return r.session()
+}
+
+func (r sessionRow) session() (identity.LoginSession, error) {
 	ls := identity.LoginSession{ID: r.ID, UserID: r.UserID, SecretHash: r.SecretHash, AuthTime: r.AuthTime.UTC(), ACR: r.ACR,
 		IP: r.IP, UserAgent: r.UserAgent, DeviceID: r.DeviceID, CreatedAt: r.CreatedAt.UTC(), LastSeenAt: r.LastSeenAt.UTC(), ExpiresAt: r.ExpiresAt.UTC()}
 	if r.RevokedAt != nil {
@@ -66,9 +72,96 @@ func (s *Sessions) SessionByID(ctx context.Context, id string) (identity.LoginSe
 	return ls, nil
 }
 
-// TouchSession implements identity.SessionStore.
-func (s *Sessions) TouchSession(ctx context.Context, id string, at time.Time) error {
-	return affectOne(s.db.Conn(ctx).Model(&sessionRow{}).Where("id = ?", id).Update("last_seen_at", at.UTC()))
+// TouchSession implements identity.SessionStore. The condition on last_seen_at makes
+// the throttle hold across nodes: of many concurrent touches within the interval, one
+// writes and the rest match no row.
+func (s *Sessions) TouchSession(ctx context.Context, id string, at time.Time, every time.Duration) error {
+	at = at.UTC()
+	return TranslateError(s.db.Conn(ctx).Model(&sessionRow{}).
+		Where("id = ? AND revoked_at IS NULL AND last_seen_at <= ?", id, at.Add(-every)).
+		Update("last_seen_at", at).Error)
+}
+
+type sessionClientRow struct {
+	SessionID string `gorm:"primaryKey"`
+	ClientID  string `gorm:"primaryKey"`
+	CreatedAt time.Time
+}
+
+func (sessionClientRow) TableName() string { return "login_session_clients" }
+
+// AddSessionClient implements identity.SessionStore.
+func (s *Sessions) AddSessionClient(ctx context.Context, sid, clientID string, at time.Time) error {
+	// ON CONFLICT rather than catching the unique violation: on PostgreSQL a failed
+	// statement aborts the surrounding transaction.
+	err := s.db.Conn(ctx).Clauses(clause.OnConflict{DoNothing: true}).
+		Create(&sessionClientRow{SessionID: sid, ClientID: clientID, CreatedAt: at.UTC()}).Error
+	return TranslateError(err)
+}
+
+// SessionClients implements identity.SessionStore.
+func (s *Sessions) SessionClients(ctx context.Context, sid string) ([]string, error) {
+	ids := []string{}
+	err := s.db.Conn(ctx).Model(&sessionClientRow{}).Where("session_id = ?", sid).Order("client_id").Pluck("client_id", &ids).Error
+	return ids, TranslateError(err)
+}
+
+// ListSessions implements identity.SessionStore. Every filter is served by an index:
+// user_id, device_id and ip on login_sessions, and (client_id, session_id) on
+// login_session_clients for the client filter.
+func (s *Sessions) ListSessions(ctx context.Context, f identity.SessionFilter, now time.Time, p identity.Page) ([]identity.LoginSession, string, error) {
+	q := s.db.Conn(ctx).Model(&sessionRow{})
+	if f.UserID != "" {
+		q = q.Where("user_id = ?", f.UserID)
+	}
+	if f.DeviceID != "" {
+		q = q.Where("device_id = ?", f.DeviceID)
+	}
+	if f.IP != "" {
+		q = q.Where("ip = ?", f.IP)
+	}
+	if f.ClientID != "" {
+		q = q.Where("id IN (?)", s.db.Conn(ctx).Model(&sessionClientRow{}).Select("session_id").Where("client_id = ?", f.ClientID))
+	}
+	switch f.State {
+	case identity.SessionsAll:
+	case identity.SessionsEnded:
+		q = q.Where("(revoked_at IS NOT NULL OR expires_at <= ?)", now.UTC())
+	default:
+		q = q.Where("revoked_at IS NULL AND expires_at > ?", now.UTC())
+	}
+	rows, next, err := Paginate(q, "id", p, func(r sessionRow) string { return r.ID })
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]identity.LoginSession, 0, len(rows))
+	ids := make([]string, 0, len(rows))
+	for _, r := range rows {
+		ls, err := r.session()
+		if err != nil {
+			return nil, "", err
+		}
+		ls.Clients = []string{}
+		out = append(out, ls)
+		ids = append(ids, r.ID)
+	}
+	if len(ids) == 0 {
+		return out, next, nil
+	}
+	// One query for the clients of the whole page, not one per session.
+	var links []sessionClientRow
+	if err := s.db.Conn(ctx).Where("session_id IN ?", ids).Order("session_id, client_id").Find(&links).Error; err != nil {
+		return nil, "", TranslateError(err)
+	}
+	at := make(map[string]int, len(ids))
+	for i, id := range ids {
+		at[id] = i
+	}
+	for _, l := range links {
+		i := at[l.SessionID]
+		out[i].Clients = append(out[i].Clients, l.ClientID)
+	}
+	return out, next, nil
 }
 
 // RevokeSession implements identity.SessionStore.

@@ -75,6 +75,9 @@ type Revocations struct {
 	// every client of every ended session.
 	Outbox       OutboxStore
 	Participants SessionClients
+	// Signals, when set, hears of every session a revocation ends, in its transaction
+	// (SSF/CAEP session-revoked events; nil = off).
+	Signals Signals
 }
 
 // Selector types.
@@ -155,9 +158,13 @@ func (r *Revocations) Revoke(ctx context.Context, actor, key string, sel Selecto
 	}
 
 	err := r.Tx.InTx(ctx, func(ctx context.Context) error {
+		// Changes made for this revocation elsewhere (a suspension) can name it.
+		ctx = ContextWithRevocation(ctx, rec)
 		var err error
 		switch sel.Type {
 		case SelectToken:
+			// No security event for one token: no session or account changed, and
+			// neither CAEP nor RISC has an event for a single revoked token.
 			if requestID != "" {
 				if err = errors.Join(r.Grants.RevokeAccessToken(ctx, requestID), r.Grants.RevokeRefreshToken(ctx, requestID)); err == nil {
 					rec.Tokens = 1
@@ -170,7 +177,7 @@ func (r *Revocations) Revoke(ctx context.Context, actor, key string, sel Selecto
 			}
 			if err == nil {
 				rec.Sessions = 1
-				err = r.notify(ctx, sel.Value, ls.UserID, rec.ID) // before the tokens go: they name the clients
+				err = r.notify(ctx, sel.Value, ls.UserID, rec) // before the tokens go: they name the clients
 			}
 			if err == nil {
 				rec.Tokens, err = r.Grants.RevokeBySessionID(ctx, sel.Value)
@@ -180,7 +187,7 @@ func (r *Revocations) Revoke(ctx context.Context, actor, key string, sel Selecto
 			if sids, err = r.Sessions.EndAllOf(ctx, sel.Value); err == nil {
 				rec.Sessions = int64(len(sids))
 				for _, sid := range sids {
-					if err = r.notify(ctx, sid, sel.Value, rec.ID); err != nil {
+					if err = r.notify(ctx, sid, sel.Value, rec); err != nil {
 						break
 					}
 				}
@@ -192,13 +199,17 @@ func (r *Revocations) Revoke(ctx context.Context, actor, key string, sel Selecto
 				_, _, err = r.Directory.SetStatus(ctx, sel.Value, identity.StatusSuspended)
 			}
 		case SelectClient:
+			// No security event: this ends a client's tokens, not any subject's
+			// session or credential. CAEP token-claims-change would misstate it (no
+			// claim changed), and receivers key their state on subjects; the client
+			// itself learns by its tokens failing introspection.
 			rec.Tokens, err = r.Grants.RevokeByClient(ctx, sel.Value)
 		case SelectDevice:
 			var ended []identity.LoginSession
 			if ended, err = r.Sessions.EndAllFrom(ctx, sel.Value); err == nil {
 				rec.Sessions = int64(len(ended))
 				for _, ls := range ended {
-					if err = r.notify(ctx, ls.ID, ls.UserID, rec.ID); err != nil {
+					if err = r.notify(ctx, ls.ID, ls.UserID, rec); err != nil {
 						break
 					}
 					var n int64
@@ -238,12 +249,17 @@ func (r *Revocations) Revoke(ctx context.Context, actor, key string, sel Selecto
 	return rec, false, nil
 }
 
-// notify queues back-channel logout messages for session sid.
-func (r *Revocations) notify(ctx context.Context, sid, sub, revocationID string) error {
+// notify queues back-channel logout messages and security events for session sid.
+func (r *Revocations) notify(ctx context.Context, sid, sub string, rec Revocation) error {
+	if r.Signals != nil {
+		if err := r.Signals.SessionRevoked(ctx, rec, sid, sub); err != nil {
+			return err
+		}
+	}
 	if r.Outbox == nil || r.Participants == nil {
 		return nil
 	}
-	return enqueueLogouts(ctx, r.Outbox, r.Participants, r.Clients, sid, sub, revocationID)
+	return enqueueLogouts(ctx, r.Outbox, r.Participants, r.Clients, sid, sub, rec.ID)
 }
 
 // Deliveries lists the outbox messages a revocation caused, for its receipt.

@@ -287,4 +287,3 @@ func (h *Handler) poll(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, resp)
 }
-

@@ -50,7 +50,9 @@ type DeliveryConfig struct {
 	AuthorizationHeader *string `json:"authorization_header,omitempty"`
 }
 
-func invalid(field, reason string) error { return &identity.ValidationError{Field: field, Reason: reason} }
+func invalid(field, reason string) error {
+	return &identity.ValidationError{Field: field, Reason: reason}
+}
 
 // checkEcho checks the transmitter-supplied properties a receiver may send back.
 func (t *Transmitter) checkEcho(in StreamConfig, clientID string) error {

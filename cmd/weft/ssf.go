@@ -4,8 +4,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/weft-fabric/weft/access/ssf"
 	accsql "github.com/weft-fabric/weft/access/sqlstore"
+	"github.com/weft-fabric/weft/access/ssf"
 	"github.com/weft-fabric/weft/identity/sqlstore"
 )
 

@@ -413,3 +413,272 @@ func TestSSF_PushAndPoll(t *testing.T) {
 		})
 	}
 }
+
+// pollEvents polls (acknowledging everything it gets) and returns the events by type.
+func (e *ssfEnv) pollEvents(bearer, streamID string) map[string][]map[string]any {
+	e.t.Helper()
+	got := e.poll(bearer, streamID, `{"returnImmediately":true}`)
+	out := map[string][]map[string]any{}
+	var acks []string
+	for jti, set := range got.Sets {
+		claims := e.verifySET(set)
+		typ, _ := event(e.t, claims)
+		out[typ] = append(out[typ], claims)
+		acks = append(acks, `"`+jti+`"`)
+	}
+	if len(acks) > 0 {
+		e.poll(bearer, streamID, `{"maxEvents":0,"ack":[`+strings.Join(acks, ",")+`]}`)
+	}
+	return out
+}
+
+// TestSSF_StatusVerificationAndDirectory: verification events carry the receiver's
+// state; a paused stream holds events until enabled; a disabled one drops them; password
+// and status changes made with the CLI reach receivers.
+func TestSSF_StatusVerificationAndDirectory(t *testing.T) {
+	e := newSSFEnv(t, sqltest.SQLite)
+	tok := e.token("demo-receiver", "demo-receiver-secret", "weft:ssf")
+	s := e.createStream(tok, `{"delivery":{"method":"`+methodPoll+`"},"events_requested":["`+evCredentialChange+`","`+evAccountDisabled+`","`+evAccountEnabled+`"]}`)
+	status := func() string {
+		var st struct{ Status string }
+		if code, _ := e.call(http.MethodGet, "/ssf/status?stream_id="+s.StreamID, tok, "", &st); code != 200 {
+			t.Fatalf("status: %d", code)
+		}
+		return st.Status
+	}
+	setStatus := func(to string) {
+		var st struct {
+			StreamID string `json:"stream_id"`
+			Status   string `json:"status"`
+			Reason   string `json:"reason"`
+		}
+		if code, _ := e.call(http.MethodPost, "/ssf/status", tok, `{"stream_id":"`+s.StreamID+`","status":"`+to+`","reason":"maintenance"}`, &st); code != 200 ||
+			st.Status != to || st.StreamID != s.StreamID || st.Reason != "maintenance" {
+			t.Fatalf("set status %s: %d %+v", to, code, st)
+		}
+	}
+	if status() != "enabled" {
+		t.Fatal("a new stream is not enabled")
+	}
+
+	// Verification.
+	if code, _ := e.call(http.MethodPost, "/ssf/verify", tok, `{"stream_id":"`+s.StreamID+`","state":"VGhpcyBpcyBhbiBleGFtcGxl"}`, nil); code != 204 {
+		t.Fatalf("verify: %d", code)
+	}
+	ev := e.pollEvents(tok, s.StreamID)
+	if len(ev) != 1 || len(ev[evVerification]) != 1 {
+		t.Fatalf("after verify: %v", ev)
+	}
+	v := ev[evVerification][0]
+	_, body := event(t, v)
+	if sub := v["sub_id"].(map[string]any); sub["format"] != "opaque" || sub["id"] != s.StreamID || body["state"] != "VGhpcyBpcyBhbiBleGFtcGxl" || v["aud"] != "demo-receiver" {
+		t.Fatalf("verification SET = %v", v)
+	}
+
+	// A password set with the CLI while paused is held, then delivered once enabled.
+	bob := e.cli.ok("", "user", "show", "bob", "-o", "json")
+	var bobView userView
+	if err := json.Unmarshal([]byte(bob), &bobView); err != nil || bobView.ID == "" {
+		t.Fatalf("user show bob: %v\n%s", err, bob)
+	}
+	setStatus("paused")
+	e.cli.ok("bob-new-password-123\n", "user", "set-password", "bob", "--password-stdin")
+	if status() != "paused" {
+		t.Fatal("status is not paused")
+	}
+	if held := e.poll(tok, s.StreamID, `{"returnImmediately":true}`); len(held.Sets) != 0 {
+		t.Fatalf("a paused stream delivered %d SETs", len(held.Sets))
+	}
+	setStatus("enabled")
+	ev = e.pollEvents(tok, s.StreamID)
+	if len(ev[evCredentialChange]) != 1 || len(ev[evStreamUpdated]) != 2 || len(ev) != 2 {
+		t.Fatalf("after enabling: %v", ev)
+	}
+	cc := ev[evCredentialChange][0]
+	_, body = event(t, cc)
+	if sub := cc["sub_id"].(map[string]any); sub["format"] != "iss_sub" || sub["sub"] != bobView.ID || body["credential_type"] != "password" ||
+		body["change_type"] != "update" || body["initiating_entity"] != "admin" || cc["txn"] != nil {
+		t.Fatalf("credential-change SET = %v", cc)
+	}
+
+	// Disabled: events are dropped, not held.
+	setStatus("disabled")
+	e.cli.ok("", "user", "suspend", "bob")
+	setStatus("enabled")
+	ev = e.pollEvents(tok, s.StreamID)
+	if len(ev) != 1 || len(ev[evStreamUpdated]) != 1 {
+		t.Fatalf("a disabled stream kept events: %v", ev)
+	}
+	if _, body := event(t, ev[evStreamUpdated][0]); body["status"] != "enabled" {
+		t.Fatalf("stream-updated = %v", body)
+	}
+
+	// Enabled: status changes through the CLI reach the receiver at once.
+	e.cli.ok("", "user", "activate", "bob")
+	e.cli.ok("", "user", "suspend", "bob")
+	ev = e.pollEvents(tok, s.StreamID)
+	if len(ev[evAccountEnabled]) != 1 || len(ev[evAccountDisabled]) != 1 || len(ev) != 2 {
+		t.Fatalf("after activate and suspend: %v", ev)
+	}
+	if sub := ev[evAccountDisabled][0]["sub_id"].(map[string]any); sub["sub"] != bobView.ID {
+		t.Fatalf("account-disabled subject = %v", sub)
+	}
+
+	// Deleting the stream: it is gone, and its poll URL with it.
+	if code, _ := e.call(http.MethodDelete, "/ssf/stream?stream_id="+s.StreamID, tok, "", nil); code != 204 {
+		t.Fatalf("delete: %d", code)
+	}
+	if code, _ := e.call(http.MethodGet, "/ssf/stream?stream_id="+s.StreamID, tok, "", nil); code != 404 {
+		t.Fatalf("read after delete: %d", code)
+	}
+	if code, _ := e.call(http.MethodPost, "/ssf/poll/"+s.StreamID, tok, `{"returnImmediately":true}`, nil); code != 404 {
+		t.Fatalf("poll after delete: %d", code)
+	}
+}
+
+// TestSSF_Authorization: stream management needs a token with weft:ssf, and a
+// receiver sees and changes only its own streams: another's is a 404 everywhere.
+func TestSSF_Authorization(t *testing.T) {
+	e := newSSFEnv(t, sqltest.SQLite)
+	mine := e.token("demo-receiver", "demo-receiver-secret", "weft:ssf")
+	other := e.token("poll-receiver", "poll-receiver-secret", "weft:ssf")
+	noScope := e.token("demo-m2m", "demo-m2m-secret", "api.read")
+	s := e.createStream(mine, `{"delivery":{"method":"`+methodPoll+`"},"events_requested":["`+evSessionRevoked+`"],"description":"mine"}`)
+	theirs := e.createStream(other, `{"delivery":{"method":"`+methodPoll+`"}}`)
+
+	calls := []struct{ method, path, body string }{
+		{http.MethodPost, "/ssf/stream", `{"delivery":{"method":"` + methodPoll + `"}}`},
+		{http.MethodGet, "/ssf/stream", ""},
+		{http.MethodGet, "/ssf/stream?stream_id=" + s.StreamID, ""},
+		{http.MethodPatch, "/ssf/stream", `{"stream_id":"` + s.StreamID + `","description":"changed"}`},
+		{http.MethodPut, "/ssf/stream", `{"stream_id":"` + s.StreamID + `","delivery":{"method":"` + methodPoll + `"}}`},
+		{http.MethodDelete, "/ssf/stream?stream_id=" + s.StreamID, ""},
+		{http.MethodGet, "/ssf/status?stream_id=" + s.StreamID, ""},
+		{http.MethodPost, "/ssf/status", `{"stream_id":"` + s.StreamID + `","status":"disabled"}`},
+		{http.MethodPost, "/ssf/verify", `{"stream_id":"` + s.StreamID + `"}`},
+		{http.MethodPost, "/ssf/poll/" + s.StreamID, `{"returnImmediately":true}`},
+	}
+	for _, c := range calls {
+		for _, tc := range []struct {
+			name, bearer string
+			want         int
+		}{
+			{"no token", "", 401},
+			{"bad token", "not-a-token", 401},
+			{"no weft:ssf", noScope, 403},
+		} {
+			code, hdr := e.call(c.method, c.path, tc.bearer, c.body, nil)
+			if code != tc.want || hdr.Get("Content-Type") != "application/problem+json" || !strings.HasPrefix(hdr.Get("WWW-Authenticate"), "Bearer") {
+				t.Fatalf("%s %s with %s: %d %s", c.method, c.path, tc.name, code, hdr.Get("Content-Type"))
+			}
+		}
+		if c.method == http.MethodPost && c.path == "/ssf/stream" || c.method == http.MethodGet && c.path == "/ssf/stream" {
+			continue
+		}
+		// Another receiver: the same answer as for a stream that does not exist.
+		code, hdr := e.call(c.method, c.path, other, c.body, nil)
+		if code != 404 || hdr.Get("Content-Type") != "application/problem+json" {
+			t.Fatalf("%s %s as another receiver: %d", c.method, c.path, code)
+		}
+		missing := strings.ReplaceAll(c.path, s.StreamID, "no-such-stream")
+		if code2, _ := e.call(c.method, missing, other, strings.ReplaceAll(c.body, s.StreamID, "no-such-stream"), nil); code2 != code {
+			t.Fatalf("%s %s: another's stream answers %d, a missing one %d", c.method, c.path, code, code2)
+		}
+	}
+	// Nothing changed, and each receiver lists only its own streams.
+	var list []streamConfig
+	if code, _ := e.call(http.MethodGet, "/ssf/stream", mine, "", &list); code != 200 || len(list) != 1 || list[0].StreamID != s.StreamID ||
+		list[0].Description != "mine" {
+		t.Fatalf("my streams: %d %+v", code, list)
+	}
+	if code, _ := e.call(http.MethodGet, "/ssf/stream", other, "", &list); code != 200 || len(list) != 1 || list[0].StreamID != theirs.StreamID {
+		t.Fatalf("their streams: %d %+v", code, list)
+	}
+	var st struct{ Status string }
+	if e.call(http.MethodGet, "/ssf/status?stream_id="+s.StreamID, mine, "", &st); st.Status != "enabled" {
+		t.Fatalf("status = %q after refused calls", st.Status)
+	}
+}
+
+// TestSSF_BadInput: malformed or invalid requests get 400 problem+json and change
+// nothing.
+func TestSSF_BadInput(t *testing.T) {
+	e := newSSFEnv(t, sqltest.SQLite)
+	tok := e.token("demo-receiver", "demo-receiver-secret", "weft:ssf")
+	rcv := newPushReceiver(t, 0, "")
+	s := e.createStream(tok, `{"delivery":{"method":"`+methodPush+`","endpoint_url":"`+rcv.URL+`/e"},"events_requested":["`+evSessionRevoked+`"],"description":"keep"}`)
+	id := s.StreamID
+	push := func(url string) string { return `{"delivery":{"method":"` + methodPush + `","endpoint_url":"` + url + `"}}` }
+	for _, tc := range []struct {
+		name, method, path, body string
+	}{
+		{"bad JSON", http.MethodPost, "/ssf/stream", `{"delivery":`},
+		{"not an object", http.MethodPost, "/ssf/stream", `[]`},
+		{"two objects", http.MethodPost, "/ssf/stream", push("https://rcv.example.com/e") + `{}`},
+		{"unknown field", http.MethodPost, "/ssf/stream", `{"delivery":{"method":"` + methodPoll + `"},"format":"x"}`},
+		{"unknown delivery field", http.MethodPost, "/ssf/stream", `{"delivery":{"method":"` + methodPoll + `","mode":"x"}}`},
+		{"no delivery", http.MethodPost, "/ssf/stream", `{"events_requested":[]}`},
+		{"unknown method", http.MethodPost, "/ssf/stream", `{"delivery":{"method":"urn:example:carrier-pigeon"}}`},
+		{"push without URL", http.MethodPost, "/ssf/stream", `{"delivery":{"method":"` + methodPush + `"}}`},
+		{"http push URL", http.MethodPost, "/ssf/stream", push("http://rcv.example.com/e")},
+		{"relative push URL", http.MethodPost, "/ssf/stream", push("/e")},
+		{"push URL with fragment", http.MethodPost, "/ssf/stream", push("https://rcv.example.com/e#x")},
+		{"push URL with user", http.MethodPost, "/ssf/stream", push("https://u:p@rcv.example.com/e")},
+		{"ftp push URL", http.MethodPost, "/ssf/stream", push("ftp://rcv.example.com/e")},
+		{"poll with URL", http.MethodPost, "/ssf/stream", `{"delivery":{"method":"` + methodPoll + `","endpoint_url":"https://rcv.example.com/e"}}`},
+		{"header with newline", http.MethodPost, "/ssf/stream", `{"delivery":{"method":"` + methodPush + `","endpoint_url":"https://rcv.example.com/e","authorization_header":"Bearer x\r\nX-Evil: 1"}}`},
+		{"stream_id on create", http.MethodPost, "/ssf/stream", `{"stream_id":"mine","delivery":{"method":"` + methodPoll + `"}}`},
+		{"wrong iss", http.MethodPost, "/ssf/stream", `{"iss":"https://evil.example.com","delivery":{"method":"` + methodPoll + `"}}`},
+		{"wrong aud", http.MethodPost, "/ssf/stream", `{"aud":"someone-else","delivery":{"method":"` + methodPoll + `"}}`},
+		{"empty event type", http.MethodPost, "/ssf/stream", `{"delivery":{"method":"` + methodPoll + `"},"events_requested":[""]}`},
+		{"events not strings", http.MethodPost, "/ssf/stream", `{"delivery":{"method":"` + methodPoll + `"},"events_requested":[1]}`},
+		{"long description", http.MethodPost, "/ssf/stream", `{"delivery":{"method":"` + methodPoll + `"},"description":"` + strings.Repeat("x", 1025) + `"}`},
+		{"patch without id", http.MethodPatch, "/ssf/stream", `{"description":"x"}`},
+		{"patch to http URL", http.MethodPatch, "/ssf/stream", `{"stream_id":"` + id + `","delivery":{"method":"` + methodPush + `","endpoint_url":"http://rcv.example.com/e"}}`},
+		{"patch method", http.MethodPatch, "/ssf/stream", `{"stream_id":"` + id + `","delivery":{"method":"` + methodPoll + `"},"description":"changed"}`},
+		{"patch unknown field", http.MethodPatch, "/ssf/stream", `{"stream_id":"` + id + `","description":"changed","colour":"red"}`},
+		{"put without delivery", http.MethodPut, "/ssf/stream", `{"stream_id":"` + id + `","description":"changed"}`},
+		{"delete without id", http.MethodDelete, "/ssf/stream", ""},
+		{"unknown status", http.MethodPost, "/ssf/status", `{"stream_id":"` + id + `","status":"asleep"}`},
+		{"status without id", http.MethodPost, "/ssf/status", `{"status":"paused"}`},
+		{"status bad JSON", http.MethodPost, "/ssf/status", `status=paused`},
+		{"verify unknown field", http.MethodPost, "/ssf/verify", `{"stream_id":"` + id + `","nonce":"x"}`},
+		{"verify without id", http.MethodPost, "/ssf/verify", `{"state":"x"}`},
+		{"poll a push stream", http.MethodPost, "/ssf/poll/" + id, `{"returnImmediately":true}`},
+		{"poll negative maxEvents", http.MethodPost, "/ssf/poll/" + id, `{"maxEvents":-1}`},
+		{"poll unknown field", http.MethodPost, "/ssf/poll/" + id, `{"max":1}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var p map[string]any
+			code, hdr := e.call(tc.method, tc.path, tok, tc.body, &p)
+			if code != 400 || hdr.Get("Content-Type") != "application/problem+json" || p["detail"] == nil {
+				t.Fatalf("%d %s %v", code, hdr.Get("Content-Type"), p)
+			}
+		})
+	}
+	var list []streamConfig
+	if code, _ := e.call(http.MethodGet, "/ssf/stream", tok, "", &list); code != 200 || len(list) != 1 {
+		t.Fatalf("streams after bad input: %d %+v", code, list)
+	}
+	if got := list[0]; got.StreamID != id || got.Description != "keep" || got.Delivery.Method != methodPush ||
+		got.Delivery.EndpointURL != rcv.URL+"/e" || !slices.Equal(got.EventsRequested, []string{evSessionRevoked}) {
+		t.Fatalf("stream changed by bad input: %+v", got)
+	}
+	var st struct{ Status string }
+	if e.call(http.MethodGet, "/ssf/status?stream_id="+id, tok, "", &st); st.Status != "enabled" {
+		t.Fatalf("status = %q", st.Status)
+	}
+
+	// A good PATCH changes only what it names; PUT replaces.
+	var got streamConfig
+	if code, _ := e.call(http.MethodPatch, "/ssf/stream", tok, `{"stream_id":"`+id+`","description":"renamed"}`, &got); code != 200 ||
+		got.Description != "renamed" || got.Delivery.EndpointURL != rcv.URL+"/e" || !slices.Equal(got.EventsRequested, []string{evSessionRevoked}) {
+		t.Fatalf("patch: %d %+v", code, got)
+	}
+	got = streamConfig{}
+	if code, _ := e.call(http.MethodPut, "/ssf/stream", tok, `{"stream_id":"`+id+`","iss":"`+e.issuer+`","aud":"demo-receiver",`+
+		`"delivery":{"method":"`+methodPush+`","endpoint_url":"`+rcv.URL+`/v2"}}`, &got); code != 200 ||
+		got.Description != "" || got.Delivery.EndpointURL != rcv.URL+"/v2" || len(got.EventsRequested) != 0 || len(got.EventsDelivered) != 0 {
+		t.Fatalf("put: %d %+v", code, got)
+	}
+}

@@ -608,7 +608,9 @@ func TestSSF_BadInput(t *testing.T) {
 	rcv := newPushReceiver(t, 0, "")
 	s := e.createStream(tok, `{"delivery":{"method":"`+methodPush+`","endpoint_url":"`+rcv.URL+`/e"},"events_requested":["`+evSessionRevoked+`"],"description":"keep"}`)
 	id := s.StreamID
-	push := func(url string) string { return `{"delivery":{"method":"` + methodPush + `","endpoint_url":"` + url + `"}}` }
+	push := func(url string) string {
+		return `{"delivery":{"method":"` + methodPush + `","endpoint_url":"` + url + `"}}`
+	}
 	for _, tc := range []struct {
 		name, method, path, body string
 	}{
@@ -680,5 +682,90 @@ func TestSSF_BadInput(t *testing.T) {
 		`"delivery":{"method":"`+methodPush+`","endpoint_url":"`+rcv.URL+`/v2"}}`, &got); code != 200 ||
 		got.Description != "" || got.Delivery.EndpointURL != rcv.URL+"/v2" || len(got.EventsRequested) != 0 || len(got.EventsDelivered) != 0 {
 		t.Fatalf("put: %d %+v", code, got)
+	}
+}
+
+// TestSSF_SurvivesRestartAndRefusal: an event queued while its receiver is down is
+// delivered by the next server process once the receiver is back; a receiver that
+// refuses a SET with 400 is not retried, and the receipt says why.
+func TestSSF_SurvivesRestartAndRefusal(t *testing.T) {
+	e := newSSFEnv(t, sqltest.Postgres)
+	var (
+		mu   sync.Mutex
+		up   bool
+		sets []string
+	)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !up {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		sets = append(sets, string(b))
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer rcv.Close()
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"err":"invalid_key","description":"unknown kid"}`))
+	}))
+	defer refusing.Close()
+	tok := e.token("demo-receiver", "demo-receiver-secret", "weft:ssf")
+	e.createStream(tok, `{"delivery":{"method":"`+methodPush+`","endpoint_url":"`+rcv.URL+`"},"events_requested":["`+evSessionRevoked+`"]}`)
+	e.createStream(tok, `{"delivery":{"method":"`+methodPush+`","endpoint_url":"`+refusing.URL+`"},"events_requested":["`+evSessionRevoked+`"]}`)
+
+	v := oauth2.GenerateVerifier()
+	cb := e.login(e.browser(), e.web.AuthCodeURL(randomString(), oauth2.S256ChallengeOption(v)), "bob", "bob-demo-password-1")
+	tk, err := e.web.Exchange(context.Background(), cb.Query().Get("code"), oauth2.VerifierOption(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, intro := e.introspect(tk.AccessToken, "demo-gateway", "demo-gateway-secret")
+	soar := e.token("demo-soar", "demo-soar-secret", "weft:revoke")
+	revID := e.revoke(soar, `{"selector":{"type":"session","value":"`+intro["sid"].(string)+`"},"reason":"lost laptop"}`)
+
+	find := func(target string) receiptDelivery {
+		for _, d := range e.receipt(soar, revID) {
+			if d.Target == target {
+				return d
+			}
+		}
+		t.Fatalf("no delivery to %s in the receipt", target)
+		return receiptDelivery{}
+	}
+	waitFor(t, "a failed attempt and a refusal", func() bool {
+		return find(rcv.URL).Attempts >= 1 && find(refusing.URL).FailedAt != nil
+	})
+	if d := find(rcv.URL); d.DeliveredAt != nil || d.LastError != "receiver answered 503" || d.NextAttemptAt == nil {
+		t.Fatalf("delivery to the receiver that is down = %+v", d)
+	}
+	if d := find(refusing.URL); d.Attempts != 1 || d.DeliveredAt != nil || d.NextAttemptAt != nil ||
+		d.LastError != "permanent delivery failure: receiver rejected the SET (400): invalid_key: unknown kid" {
+		t.Fatalf("refused delivery = %+v", d)
+	}
+
+	// The node goes away with the event undelivered; another process takes over.
+	if err := e.srv.stop(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	up = true
+	mu.Unlock()
+	e.srv = startServerAt(t, e.cli.environ, strings.TrimPrefix(e.issuer, "http://"))
+	waitFor(t, "delivery after the restart", func() bool { return find(rcv.URL).DeliveredAt != nil })
+	mu.Lock()
+	got := append([]string(nil), sets...)
+	mu.Unlock()
+	if len(got) != 1 {
+		t.Fatalf("receiver got %d SETs, want 1", len(got))
+	}
+	if claims := e.verifySET(got[0]); claims["txn"] != revID {
+		t.Fatalf("SET after restart = %v", claims)
+	}
+	if d := find(refusing.URL); d.Attempts != 1 || d.FailedAt == nil {
+		t.Fatalf("the refused SET was retried: %+v", d)
 	}
 }

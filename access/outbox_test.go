@@ -12,12 +12,11 @@ import (
 
 // fakeOutbox records what the worker does with one claimed message.
 type fakeOutbox struct {
-	msg                      OutboxMessage
-	delivered, givenUp       bool
-	attempts                 int
-	next                     time.Time
-	lastError                string
-	markFailed, markDelivery int
+	msg                OutboxMessage
+	delivered, givenUp bool
+	attempts           int
+	next               time.Time
+	lastError          string
 }
 
 func (f *fakeOutbox) Enqueue(context.Context, OutboxMessage) error { return nil }
@@ -30,7 +29,6 @@ func (f *fakeOutbox) MarkDelivered(context.Context, string, time.Time) error {
 }
 func (f *fakeOutbox) MarkFailed(_ context.Context, _ string, attempts int, next time.Time, lastError string) error {
 	f.attempts, f.next, f.lastError = attempts, next, lastError
-	f.markFailed++
 	return nil
 }
 func (f *fakeOutbox) MarkGivenUp(_ context.Context, _ string, attempts int, _ time.Time, lastError string) error {

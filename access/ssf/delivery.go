@@ -26,7 +26,27 @@ func (t *Transmitter) sign(ctx context.Context, m access.OutboxMessage) (string,
 	if err := json.Unmarshal(m.Payload, &p); err != nil || p.Claims == nil {
 		return "", fmt.Errorf("%w: outbox payload of %s is not a SET", access.ErrPermanent, m.ID)
 	}
+	// The signing server's issuer is authoritative: an event queued by a CLI run with
+	// a different (say, default) issuer setting must not reach receivers under it.
+	p.Claims["iss"] = t.Issuer
+	reissue(p.Claims["sub_id"], t.Issuer)
 	return t.Sign(ctx, p.Claims, typ)
+}
+
+// reissue sets the iss of every iss_sub identifier in a subject to iss.
+func reissue(subject any, iss string) {
+	m, ok := subject.(map[string]any)
+	if !ok {
+		return
+	}
+	if m["format"] == "iss_sub" {
+		m["iss"] = iss
+	}
+	for _, v := range m {
+		if inner, ok := v.(map[string]any); ok {
+			reissue(inner, iss)
+		}
+	}
 }
 
 // DeliverPush is the outbox deliverer of push streams (RFC 8935): POST the SET as

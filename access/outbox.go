@@ -2,6 +2,7 @@ package access
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -22,16 +23,41 @@ type OutboxMessage struct {
 	DeliveredAt   *time.Time
 	LastError     string
 	CreatedAt     time.Time
+	// StreamID is the SSF stream a security event token is for (access/ssf); empty
+	// for other kinds.
+	StreamID string
+	// Pull marks a message the receiver fetches itself (RFC 8936 poll): the worker
+	// never claims it, and DeliveredAt is when the receiver acknowledged it.
+	Pull bool
+	// FailedAt is set when delivery was given up for good (see ErrPermanent).
+	FailedAt *time.Time
 }
+
+// ErrPermanent marks a delivery failure that retrying cannot fix, such as a receiver
+// rejecting a security event token with 400 (RFC 8935 section 2.3): the message is
+// given up and its receipt keeps the reason.
+var ErrPermanent = errors.New("permanent delivery failure")
+
+// HoldError asks the outbox to try again at Until without counting an attempt: the
+// receiver did not fail, it asked for the message to wait (a paused SSF stream).
+type HoldError struct {
+	Until  time.Time
+	Reason string
+}
+
+func (e *HoldError) Error() string { return e.Reason }
 
 // OutboxStore persists messages.
 type OutboxStore interface {
 	Enqueue(ctx context.Context, m OutboxMessage) error
 	// Claim leases up to limit due, undelivered messages to this node until now+lease,
 	// so that several nodes working the outbox do not deliver one message twice at once.
+	// It never claims pull messages or messages given up.
 	Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]OutboxMessage, error)
 	MarkDelivered(ctx context.Context, id string, at time.Time) error
 	MarkFailed(ctx context.Context, id string, attempts int, next time.Time, lastError string) error
+	// MarkGivenUp records a permanent failure: the message is never tried again.
+	MarkGivenUp(ctx context.Context, id string, attempts int, at time.Time, lastError string) error
 	ByRevocation(ctx context.Context, revocationID string) ([]OutboxMessage, error)
 }
 
@@ -78,8 +104,23 @@ func (o *Outbox) RunOnce(ctx context.Context) (delivered, failed int, err error)
 			}
 			continue
 		}
+		var hold *HoldError
+		if errors.As(derr, &hold) {
+			if err := o.Store.MarkFailed(ctx, m.ID, m.Attempts, hold.Until, truncate(hold.Reason, 500)); err != nil {
+				return delivered, failed, err
+			}
+			continue
+		}
 		failed++
 		attempts := m.Attempts + 1
+		if errors.Is(derr, ErrPermanent) {
+			o.Logger.WarnContext(ctx, "outbox delivery refused; giving up", "kind", m.Kind, "target", m.Target,
+				"attempts", attempts, "error", derr.Error())
+			if err := o.Store.MarkGivenUp(ctx, m.ID, attempts, o.now(), truncate(derr.Error(), 500)); err != nil {
+				return delivered, failed, err
+			}
+			continue
+		}
 		next := o.now().Add(backoff(attempts))
 		o.Logger.WarnContext(ctx, "outbox delivery failed; will retry", "kind", m.Kind, "target", m.Target,
 			"attempts", attempts, "next_attempt_at", next, "error", derr.Error())

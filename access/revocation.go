@@ -82,6 +82,9 @@ type Revocations struct {
 	// every client of every ended session.
 	Outbox       OutboxStore
 	Participants SessionClients
+	// Signals, when set, hears of every session a revocation ends, in its transaction
+	// (SSF/CAEP session-revoked events; nil = off).
+	Signals Signals
 }
 
 // Selector types.
@@ -174,9 +177,13 @@ func (r *Revocations) revoke(ctx context.Context, actor, key string, sel Selecto
 	}
 
 	err := r.Tx.InTx(ctx, func(ctx context.Context) error {
+		// Changes made for this revocation elsewhere (a suspension) can name it.
+		ctx = ContextWithRevocation(ctx, rec)
 		var err error
 		switch sel.Type {
 		case SelectToken:
+			// No security event for one token: no session or account changed, and
+			// neither CAEP nor RISC has an event for a single revoked token.
 			if requestID != "" {
 				if err = errors.Join(r.Grants.RevokeAccessToken(ctx, requestID), r.Grants.RevokeRefreshToken(ctx, requestID)); err == nil {
 					rec.Tokens = 1
@@ -191,7 +198,7 @@ func (r *Revocations) revoke(ctx context.Context, actor, key string, sel Selecto
 			if err == nil {
 				rec.Sessions = 1
 				rec.Event.SIDs = []string{sel.Value}
-				err = r.notify(ctx, sel.Value, ls.UserID, rec.ID) // before the tokens go: they name the clients
+				err = r.notify(ctx, sel.Value, ls.UserID, rec) // before the tokens go: they name the clients
 			}
 			if err == nil {
 				rec.Tokens, err = r.Grants.RevokeBySessionID(ctx, sel.Value)
@@ -202,7 +209,7 @@ func (r *Revocations) revoke(ctx context.Context, actor, key string, sel Selecto
 				rec.Sessions = int64(len(sids))
 				rec.Event.Subject, rec.Event.SIDs = sel.Value, sids
 				for _, sid := range sids {
-					if err = r.notify(ctx, sid, sel.Value, rec.ID); err != nil {
+					if err = r.notify(ctx, sid, sel.Value, rec); err != nil {
 						break
 					}
 				}
@@ -215,6 +222,10 @@ func (r *Revocations) revoke(ctx context.Context, actor, key string, sel Selecto
 			}
 		case SelectClient:
 			rec.Event.ClientID = sel.Value
+			// No security event: this ends a client's tokens, not any subject's
+			// session or credential. CAEP token-claims-change would misstate it (no
+			// claim changed), and receivers key their state on subjects; the client
+			// itself learns by its tokens failing introspection.
 			rec.Tokens, err = r.Grants.RevokeByClient(ctx, sel.Value)
 		case SelectDevice:
 			var ended []identity.LoginSession
@@ -222,7 +233,7 @@ func (r *Revocations) revoke(ctx context.Context, actor, key string, sel Selecto
 				rec.Sessions = int64(len(ended))
 				for _, ls := range ended {
 					rec.Event.SIDs = append(rec.Event.SIDs, ls.ID)
-					if err = r.notify(ctx, ls.ID, ls.UserID, rec.ID); err != nil {
+					if err = r.notify(ctx, ls.ID, ls.UserID, rec); err != nil {
 						break
 					}
 					var n int64
@@ -275,12 +286,17 @@ func (r *Revocations) revoke(ctx context.Context, actor, key string, sel Selecto
 	return rec, false, nil
 }
 
-// notify queues back-channel logout messages for session sid.
-func (r *Revocations) notify(ctx context.Context, sid, sub, revocationID string) error {
+// notify queues back-channel logout messages and security events for session sid.
+func (r *Revocations) notify(ctx context.Context, sid, sub string, rec Revocation) error {
+	if r.Signals != nil {
+		if err := r.Signals.SessionRevoked(ctx, rec, sid, sub); err != nil {
+			return err
+		}
+	}
 	if r.Outbox == nil || r.Participants == nil {
 		return nil
 	}
-	return enqueueLogouts(ctx, r.Outbox, r.Participants, r.Clients, sid, sub, revocationID)
+	return enqueueLogouts(ctx, r.Outbox, r.Participants, r.Clients, sid, sub, rec.ID)
 }
 
 // Deliveries lists the outbox messages a revocation caused, for its receipt.

@@ -61,6 +61,7 @@ type delivery struct {
 	DeliveredAt   *time.Time `json:"delivered_at"`
 	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
 	LastError     string     `json:"last_error,omitempty"`
+	FailedAt      *time.Time `json:"failed_at,omitempty"` // given up for good
 }
 
 type matched struct {
@@ -165,8 +166,11 @@ func (a *RevocationAPI) receipt(c echo.Context, rec Revocation) (revocationView,
 	}
 	v := viewRevocation(rec, applied)
 	for _, m := range msgs {
-		d := delivery{Kind: m.Kind, Target: m.Target, Attempts: m.Attempts, DeliveredAt: m.DeliveredAt, LastError: m.LastError}
-		if m.DeliveredAt == nil {
+		d := delivery{Kind: m.Kind, Target: m.Target, Attempts: m.Attempts, DeliveredAt: m.DeliveredAt, LastError: m.LastError,
+			FailedAt: m.FailedAt}
+		// A polled message waits for its receiver, not for a retry; a failed one waits
+		// for nothing.
+		if m.DeliveredAt == nil && m.FailedAt == nil && !m.Pull {
 			next := m.NextAttemptAt
 			d.NextAttemptAt = &next
 		}

@@ -35,7 +35,24 @@ type Directory struct {
 	hasher *password.Hasher
 	now    func() time.Time
 	dummy  string // hash verified when the user is unknown, to equalise timing
+	// observer, when set, hears of status and password changes in their transaction.
+	observer AccountObserver
 }
+
+// AccountObserver learns of account changes inside the transaction that makes them, so
+// that what it writes (security events for shared-signals receivers) commits or rolls
+// back with the change. An error it returns undoes the change.
+type AccountObserver interface {
+	// StatusChanged is called after u's status moved from from to u.Status.
+	StatusChanged(ctx context.Context, u User, from Status) error
+	// PasswordChanged is called after u's password was set or replaced by an
+	// administrator or a fabric file; not when a login upgrades the hash of the same
+	// password.
+	PasswordChanged(ctx context.Context, u User) error
+}
+
+// Observe installs o; call it while wiring, before the directory is in use.
+func (d *Directory) Observe(o AccountObserver) { d.observer = o }
 
 // NewDirectory builds the service.
 func NewDirectory(store DirectoryStore, tx Transactor, hasher *password.Hasher) *Directory {
@@ -258,11 +275,15 @@ func (d *Directory) SetStatus(ctx context.Context, id string, s Status) (User, b
 		if err != nil {
 			return err
 		}
+		from := u.Status
 		u.Status, u.UpdatedAt = s, d.now()
 		if err := d.store.UpdateUser(ctx, u, key); err != nil {
 			return err
 		}
 		out, changed = u, true
+		if d.observer != nil {
+			return d.observer.StatusChanged(ctx, u, from)
+		}
 		return nil
 	})
 	return out, changed, err
@@ -282,7 +303,15 @@ func (d *Directory) SetPassword(ctx context.Context, userID, pw string) error {
 	if err != nil {
 		return err
 	}
-	return d.store.SetPasswordHash(ctx, userID, hash)
+	return d.tx.InTx(ctx, func(ctx context.Context) error {
+		if err := d.store.SetPasswordHash(ctx, userID, hash); err != nil {
+			return err
+		}
+		if d.observer != nil {
+			return d.observer.PasswordChanged(ctx, u)
+		}
+		return nil
+	})
 }
 
 // SetPasswordHash stores a pre-computed argon2id PHC hash after checking its form and
@@ -301,10 +330,20 @@ func (d *Directory) SetPasswordHash(ctx context.Context, userID, hash string) (b
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return false, err
 	}
-	if err := d.store.SetPasswordHash(ctx, userID, hash); err != nil {
-		return false, err
-	}
-	return true, nil
+	err = d.tx.InTx(ctx, func(ctx context.Context) error {
+		if err := d.store.SetPasswordHash(ctx, userID, hash); err != nil {
+			return err
+		}
+		if d.observer == nil {
+			return nil
+		}
+		u, err := d.store.UserByID(ctx, userID)
+		if err != nil {
+			return err
+		}
+		return d.observer.PasswordChanged(ctx, u)
+	})
+	return err == nil, err
 }
 
 // PasswordMatches reports whether pw is the user's current password; false when the user

@@ -80,7 +80,7 @@ func TestApply_ExampleCreatesEverythingThenIsIdempotent(t *testing.T) {
 		if err != nil {
 			t.Fatalf("apply: %v", err)
 		}
-		if rep.Count(fabric.Created) != len(rep.Changes) || len(rep.Changes) != 3+2+2+6 {
+		if rep.Count(fabric.Created) != len(rep.Changes) || len(rep.Changes) != 3+2+2+7 {
 			t.Fatalf("first apply: %+v", rep.Changes)
 		}
 		before := snapshot(t, e.db.SQL())
@@ -193,7 +193,7 @@ func TestApply_DryRunWritesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		rep, err := e.applier.Apply(context.Background(), doc, true)
-		if err != nil || !rep.DryRun || rep.Count(fabric.Created) != 13 {
+		if err != nil || !rep.DryRun || rep.Count(fabric.Created) != 14 {
 			t.Fatalf("dry run = %+v, %v", rep, err)
 		}
 		if after := snapshot(t, e.db.SQL()); !reflect.DeepEqual(before, after) {

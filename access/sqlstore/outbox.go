@@ -27,6 +27,9 @@ type outboxRow struct {
 	DeliveredAt   *time.Time
 	LastError     string
 	CreatedAt     time.Time
+	StreamID      *string
+	Pull          bool
+	FailedAt      *time.Time
 }
 
 func (outboxRow) TableName() string { return "outbox" }
@@ -41,16 +44,28 @@ func (r outboxRow) message() access.OutboxMessage {
 		t := r.DeliveredAt.UTC()
 		m.DeliveredAt = &t
 	}
+	if r.StreamID != nil {
+		m.StreamID = *r.StreamID
+	}
+	m.Pull = r.Pull
+	if r.FailedAt != nil {
+		t := r.FailedAt.UTC()
+		m.FailedAt = &t
+	}
 	return m
 }
 
 // Enqueue implements access.OutboxStore.
 func (s *Outbox) Enqueue(ctx context.Context, m access.OutboxMessage) error {
 	r := outboxRow{ID: m.ID, Kind: m.Kind, Target: m.Target, Payload: string(m.Payload), NextAttemptAt: m.NextAttemptAt.UTC(),
-		CreatedAt: m.CreatedAt.UTC()}
+		CreatedAt: m.CreatedAt.UTC(), Pull: m.Pull}
 	if m.RevocationID != "" {
 		id := m.RevocationID
 		r.RevocationID = &id
+	}
+	if m.StreamID != "" {
+		id := m.StreamID
+		r.StreamID = &id
 	}
 	return idsql.TranslateError(s.db.Conn(ctx).Create(&r).Error)
 }
@@ -59,7 +74,7 @@ func (s *Outbox) Enqueue(ctx context.Context, m access.OutboxMessage) error {
 // of several nodes only one takes it.
 func (s *Outbox) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]access.OutboxMessage, error) {
 	var rows []outboxRow
-	err := s.db.Conn(ctx).Where("delivered_at IS NULL AND next_attempt_at <= ?", now.UTC()).
+	err := s.db.Conn(ctx).Where("delivered_at IS NULL AND failed_at IS NULL AND NOT pull AND next_attempt_at <= ?", now.UTC()).
 		Order("next_attempt_at").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, idsql.TranslateError(err)
@@ -89,6 +104,12 @@ func (s *Outbox) MarkDelivered(ctx context.Context, id string, at time.Time) err
 func (s *Outbox) MarkFailed(ctx context.Context, id string, attempts int, next time.Time, lastError string) error {
 	return idsql.TranslateError(s.db.Conn(ctx).Model(&outboxRow{}).Where("id = ?", id).
 		Updates(map[string]any{"attempts": attempts, "next_attempt_at": next.UTC(), "last_error": lastError}).Error)
+}
+
+// MarkGivenUp implements access.OutboxStore.
+func (s *Outbox) MarkGivenUp(ctx context.Context, id string, attempts int, at time.Time, lastError string) error {
+	return idsql.TranslateError(s.db.Conn(ctx).Model(&outboxRow{}).Where("id = ?", id).
+		Updates(map[string]any{"attempts": attempts, "failed_at": at.UTC(), "last_error": lastError}).Error)
 }
 
 // ByRevocation implements access.OutboxStore.

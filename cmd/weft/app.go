@@ -117,6 +117,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	}
 	store := sqlstore.NewDirectory(db)
 	dir := identity.NewDirectory(store, db, hasher)
+	dir.Observe(newTransmitter(cfg, db)) // SSF: account changes become security events
 	clients := access.NewClients(accsql.NewClients(db), store, db, hasher)
 	return &app{cfg: cfg, log: log, db: db, directory: dir, clients: clients,
 		applier: &fabric.Applier{Directory: dir, Clients: clients}, hasher: hasher, audit: newAuditLog(db)}, nil

@@ -100,6 +100,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Add
 	o.pages.Register(e)
 	o.admin.Register(e)
 	o.revoke.Register(e)
+	newSSF(cfg, a, o).Register(e) // shared signals (cmd/weft/ssf.go)
 	go housekeeping(ctx, o, log)
 	go o.outbox.Run(ctx, time.Second)
 	err = httpserver.Serve(ctx, e, cfg.Listen, cfg.ShutdownTimeout, func(addr net.Addr) {

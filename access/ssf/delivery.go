@@ -1,0 +1,233 @@
+package ssf
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/weft-fabric/weft/access"
+)
+
+// typ is the JWS typ header of a SET (RFC 8417 section 2.3).
+const typ = "secevent+jwt"
+
+// holdFor is how long a paused push stream's SETs wait before the outbox looks again;
+// resuming wakes them at once.
+const holdFor = time.Minute
+
+// sign signs the SET stored in m.
+func (t *Transmitter) sign(ctx context.Context, m access.OutboxMessage) (string, error) {
+	var p payload
+	if err := json.Unmarshal(m.Payload, &p); err != nil || p.Claims == nil {
+		return "", fmt.Errorf("%w: outbox payload of %s is not a SET", access.ErrPermanent, m.ID)
+	}
+	// The signing server's issuer is authoritative: an event queued by a CLI run with
+	// a different (say, default) issuer setting must not reach receivers under it.
+	p.Claims["iss"] = t.Issuer
+	reissue(p.Claims["sub_id"], t.Issuer)
+	return t.Sign(ctx, p.Claims, typ)
+}
+
+// reissue sets the iss of every iss_sub identifier in a subject to iss.
+func reissue(subject any, iss string) {
+	m, ok := subject.(map[string]any)
+	if !ok {
+		return
+	}
+	if m["format"] == "iss_sub" {
+		m["iss"] = iss
+	}
+	for _, v := range m {
+		if inner, ok := v.(map[string]any); ok {
+			reissue(inner, iss)
+		}
+	}
+}
+
+// DeliverPush is the outbox deliverer of push streams (RFC 8935): POST the SET as
+// application/secevent+jwt. 202 is delivered; 400 is the receiver refusing this SET
+// for good (its error code is kept for the receipt); anything else is retried.
+func (t *Transmitter) DeliverPush(ctx context.Context, m access.OutboxMessage) error {
+	s, err := t.Streams.StreamByID(ctx, m.StreamID)
+	if isNotFound(err) {
+		return fmt.Errorf("%w: stream deleted", access.ErrPermanent)
+	}
+	if err != nil {
+		return err
+	}
+	switch s.Status {
+	case StatusPaused:
+		return &access.HoldError{Until: t.now().Add(holdFor), Reason: "stream paused: held until enabled"}
+	case StatusDisabled:
+		return fmt.Errorf("%w: stream disabled", access.ErrPermanent)
+	}
+	set, err := t.sign(ctx, m)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.EndpointURL, strings.NewReader(set))
+	if err != nil {
+		return fmt.Errorf("%w: %v", access.ErrPermanent, err)
+	}
+	req.Header.Set("Content-Type", "application/secevent+jwt")
+	req.Header.Set("Accept", "application/json")
+	if s.AuthorizationHeader != "" {
+		req.Header.Set("Authorization", s.AuthorizationHeader)
+	}
+	resp, err := t.Client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<10))
+	switch resp.StatusCode {
+	case http.StatusAccepted:
+		return nil
+	case http.StatusBadRequest:
+		var e struct {
+			Err         string `json:"err"`
+			Description string `json:"description"`
+		}
+		_ = json.Unmarshal(body, &e)
+		msg := "receiver rejected the SET (400)"
+		if e.Err != "" {
+			msg += ": " + clean(e.Err, 64)
+			if e.Description != "" {
+				msg += ": " + clean(e.Description, 256)
+			}
+		}
+		return fmt.Errorf("%w: %s", access.ErrPermanent, msg)
+	}
+	return fmt.Errorf("receiver answered %d", resp.StatusCode)
+}
+
+// clean keeps a receiver's text printable and short before it reaches logs and receipts.
+func clean(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return -1
+	}, s)
+	if len(s) > n {
+		s = s[:n]
+	}
+	return s
+}
+
+// PollRequest is an RFC 8936 poll request.
+type PollRequest struct {
+	MaxEvents         *int              `json:"maxEvents,omitempty"`
+	ReturnImmediately bool              `json:"returnImmediately,omitempty"`
+	Ack               []string          `json:"ack,omitempty"`
+	SetErrs           map[string]SetErr `json:"setErrs,omitempty"`
+}
+
+// SetErr is a receiver's error report for one SET (RFC 8936 section 2.4).
+type SetErr struct {
+	Err         string `json:"err"`
+	Description string `json:"description,omitempty"`
+}
+
+// PollResponse is an RFC 8936 poll response.
+type PollResponse struct {
+	Sets          map[string]string `json:"sets"`
+	MoreAvailable bool              `json:"moreAvailable"`
+}
+
+// Poll limits.
+const (
+	defaultMaxEvents = 100
+	maxMaxEvents     = 1000
+	maxAcks          = 1000
+	pollTick         = 200 * time.Millisecond
+)
+
+// Poll serves the client's poll stream id (RFC 8936): it records acknowledgements
+// and error reports first, then returns up to maxEvents SETs that are not yet
+// acknowledged. Without returnImmediately it waits, up to LongPoll, for one to come.
+// SETs stay until acknowledged, so a receiver that lost an answer polls them again.
+func (t *Transmitter) Poll(ctx context.Context, clientID, id string, req PollRequest) (PollResponse, error) {
+	out := PollResponse{Sets: map[string]string{}}
+	limit := defaultMaxEvents
+	if req.MaxEvents != nil {
+		limit = *req.MaxEvents
+	}
+	if limit < 0 || limit > maxMaxEvents {
+		return out, invalid("maxEvents", fmt.Sprintf("must be 0 to %d", maxMaxEvents))
+	}
+	if len(req.Ack)+len(req.SetErrs) > maxAcks {
+		return out, invalid("ack", fmt.Sprintf("at most %d acknowledgements per request", maxAcks))
+	}
+	s, err := t.Streams.Stream(ctx, clientID, id)
+	if err != nil {
+		return out, err
+	}
+	if s.Method != MethodPoll {
+		return out, invalid("stream_id", "is a push stream; only poll streams are polled")
+	}
+	now := t.now()
+	if len(req.Ack) > 0 {
+		if _, err := t.Queue.Acknowledge(ctx, s.ID, req.Ack, now, ""); err != nil {
+			return out, err
+		}
+	}
+	for jti, e := range req.SetErrs {
+		// An error report acknowledges the SET too: the receiver has it and says why
+		// it could not use it; the receipt keeps that.
+		msg := "receiver reported: " + clean(e.Err, 64)
+		if e.Description != "" {
+			msg += ": " + clean(e.Description, 256)
+		}
+		if _, err := t.Queue.Acknowledge(ctx, s.ID, []string{jti}, now, msg); err != nil {
+			return out, err
+		}
+	}
+	if limit == 0 {
+		return out, nil
+	}
+	wait := t.LongPoll
+	if wait <= 0 {
+		wait = 10 * time.Second
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		if s.Status == StatusEnabled {
+			msgs, err := t.Queue.Pending(ctx, s.ID, limit+1)
+			if err != nil {
+				return out, err
+			}
+			if len(msgs) > 0 {
+				out.MoreAvailable = len(msgs) > limit
+				msgs = msgs[:min(len(msgs), limit)]
+				ids := make([]string, 0, len(msgs))
+				for _, m := range msgs {
+					set, err := t.sign(ctx, m)
+					if err != nil {
+						return out, err
+					}
+					out.Sets[m.ID] = set
+					ids = append(ids, m.ID)
+				}
+				return out, t.Queue.Served(ctx, ids)
+			}
+		}
+		if req.ReturnImmediately || time.Now().After(deadline) {
+			return out, nil
+		}
+		select {
+		case <-ctx.Done():
+			return out, nil
+		case <-time.After(pollTick):
+		}
+		// The status may change while we wait (paused to enabled, or deleted).
+		if s, err = t.Streams.Stream(ctx, clientID, id); err != nil {
+			return out, err
+		}
+	}
+}

@@ -1,0 +1,164 @@
+package ssf
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/identity"
+)
+
+// Transmitter turns changes into security events and queues one SET per interested
+// stream in the outbox, inside the transaction of the change.
+type Transmitter struct {
+	Issuer  string
+	Streams Store
+	Queue   Queue
+	Tx      identity.Transactor
+	Now     func() time.Time
+	// LongPoll bounds how long a poll without returnImmediately waits for events.
+	LongPoll time.Duration
+	// Sign signs SETs with the provider's ES256 key; Client posts pushed ones (no
+	// redirects: a receiver that redirects is misconfigured).
+	Sign   access.JWTSigner
+	Client *http.Client
+}
+
+var (
+	_ access.Signals           = (*Transmitter)(nil)
+	_ identity.AccountObserver = (*Transmitter)(nil)
+)
+
+// PollURL is where the receiver of poll stream id polls (RFC 8936).
+func (t *Transmitter) PollURL(id string) string { return t.Issuer + PathPoll + id }
+
+// target is where a stream's SETs go, as the outbox and the receipt show it.
+func (t *Transmitter) target(s Stream) string {
+	if s.Method == MethodPoll {
+		return t.PollURL(s.ID)
+	}
+	return s.EndpointURL
+}
+
+func (t *Transmitter) now() time.Time {
+	if t.Now != nil {
+		return t.Now().UTC().Truncate(time.Microsecond)
+	}
+	return time.Now().UTC().Truncate(time.Microsecond)
+}
+
+// event is one security event before it is addressed to streams.
+type event struct {
+	typ          string
+	subject      map[string]any // sub_id (RFC 9493)
+	body         map[string]any
+	revocationID string // txn, and the receipt it belongs to
+}
+
+// payload is what the outbox keeps of a SET: its claims, signed when it is sent, so
+// that a retry or a second poll carries the same jti and iat.
+type payload struct {
+	Claims map[string]any `json:"claims"`
+}
+
+// emit queues ev for every receiving stream that asked for its type.
+func (t *Transmitter) emit(ctx context.Context, ev event) error {
+	streams, err := t.Streams.Receiving(ctx)
+	if err != nil {
+		return fmt.Errorf("ssf streams: %w", err)
+	}
+	for _, s := range streams {
+		if !slices.Contains(s.Delivered(), ev.typ) {
+			continue
+		}
+		if err := t.enqueue(ctx, s, ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// enqueue queues ev for stream s, unless s is disabled (its events are dropped).
+func (t *Transmitter) enqueue(ctx context.Context, s Stream, ev event) error {
+	if s.Status == StatusDisabled {
+		return nil
+	}
+	now := t.now()
+	jti := uuid.NewString()
+	claims := map[string]any{"iss": t.Issuer, "aud": s.ClientID, "iat": now.Unix(), "jti": jti,
+		"sub_id": ev.subject, "events": map[string]any{ev.typ: ev.body}}
+	if ev.revocationID != "" {
+		claims["txn"] = ev.revocationID
+	}
+	b, err := json.Marshal(payload{Claims: claims})
+	if err != nil {
+		return err
+	}
+	m := access.OutboxMessage{ID: jti, Kind: KindPush, Target: t.target(s), Payload: b, RevocationID: ev.revocationID,
+		NextAttemptAt: now, CreatedAt: now, StreamID: s.ID}
+	if s.Method == MethodPoll {
+		m.Kind, m.Pull = KindPoll, true
+	}
+	return t.Queue.Enqueue(ctx, m)
+}
+
+// userSubject is the RFC 9493 iss_sub identifier of a user: the sub of their ID tokens.
+func (t *Transmitter) userSubject(userID string) map[string]any {
+	return map[string]any{"format": "iss_sub", "iss": t.Issuer, "sub": userID}
+}
+
+// cause describes who made a change: a revocation (the SOAR API: automated security
+// tooling, so "policy", with its reason and id) or otherwise an administrator (CLI,
+// admin API, fabric file).
+func (t *Transmitter) cause(ctx context.Context, now time.Time) (body map[string]any, revocationID string) {
+	body = map[string]any{"event_timestamp": now.Unix(), "initiating_entity": "admin"}
+	if rev, ok := access.RevocationFromContext(ctx); ok {
+		body["initiating_entity"] = "policy"
+		if rev.Reason != "" {
+			// CAEP reason_admin is a localizable object keyed by language tag.
+			body["reason_admin"] = map[string]string{"en": rev.Reason}
+		}
+		return body, rev.ID
+	}
+	return body, ""
+}
+
+// SessionRevoked implements access.Signals: CAEP session-revoked about the session of
+// user sub (a complex subject: the user and the session).
+func (t *Transmitter) SessionRevoked(ctx context.Context, rev access.Revocation, sid, sub string) error {
+	body := map[string]any{"event_timestamp": t.now().Unix(), "initiating_entity": "policy"}
+	if rev.Reason != "" {
+		body["reason_admin"] = map[string]string{"en": rev.Reason}
+	}
+	subject := map[string]any{"format": "complex", "session": map[string]any{"format": "opaque", "id": sid}}
+	if sub != "" {
+		subject["user"] = t.userSubject(sub)
+	}
+	return t.emit(ctx, event{typ: EventSessionRevoked, subject: subject, body: body, revocationID: rev.ID})
+}
+
+// StatusChanged implements identity.AccountObserver: RISC account-disabled when an
+// account is suspended or deprovisioned, account-enabled when it becomes active.
+func (t *Transmitter) StatusChanged(ctx context.Context, u identity.User, from identity.Status) error {
+	typ := EventAccountDisabled
+	if u.Status == identity.StatusActive {
+		typ = EventAccountEnabled
+	} else if from != identity.StatusActive {
+		return nil // suspended to deprovisioned: it was disabled already
+	}
+	body, revID := t.cause(ctx, t.now())
+	return t.emit(ctx, event{typ: typ, subject: t.userSubject(u.ID), body: body, revocationID: revID})
+}
+
+// PasswordChanged implements identity.AccountObserver: CAEP credential-change.
+func (t *Transmitter) PasswordChanged(ctx context.Context, u identity.User) error {
+	body, revID := t.cause(ctx, t.now())
+	body["credential_type"], body["change_type"] = "password", "update"
+	return t.emit(ctx, event{typ: EventCredentialChange, subject: t.userSubject(u.ID), body: body, revocationID: revID})
+}

@@ -204,8 +204,17 @@ func TestServe_Readiness(t *testing.T) {
 			"WEFT_KEY_ENCRYPTION_KEY="+testKEK,
 			"WEFT_BOOTSTRAP_ADMIN_PASSWORD=root-admin-password-1")
 		s := startServer(t, e.environ)
-		code, body := get(t, s.base+"/readyz")
-		if code != 200 || !strings.Contains(body, `"database":"ok"`) || !strings.Contains(body, `"redis":"ok"`) {
+		// Ready once subscribed to the revocation bus and caught up; until then 503.
+		var code int
+		var body string
+		eventually(t, "ready", func() bool {
+			code, body = get(t, s.base+"/readyz")
+			if code == 503 && !strings.Contains(body, `"startup":"pending"`) {
+				t.Fatalf("/readyz = %d %s", code, body)
+			}
+			return code == 200
+		})
+		if !strings.Contains(body, `"database":"ok"`) || !strings.Contains(body, `"redis":"ok"`) {
 			t.Fatalf("/readyz = %d %s", code, body)
 		}
 		if strings.Contains(s.log.String(), "root-admin-password-1") {

@@ -28,11 +28,6 @@ type RevocationEvent struct {
 	Durable bool `json:"durable,omitempty"`
 }
 
-// empty reports whether the event reaches nothing.
-func (e RevocationEvent) empty() bool {
-	return !e.All && len(e.RequestIDs) == 0 && len(e.Signatures) == 0 && len(e.SIDs) == 0 && e.Subject == "" && e.ClientID == ""
-}
-
 // matches reports whether the event reaches a token with these attributes.
 func (e RevocationEvent) matches(signature, requestID, sid, subject, clientID string) bool {
 	return e.All ||
@@ -65,6 +60,19 @@ type Bus interface {
 	// before now, so that what it cached may be served.
 	Fresh() bool
 }
+
+// LocalBus is the Bus of a single node (the embedded default): there is no other node
+// to tell, and the node applies every event itself before Publish is called, so it is
+// always fresh.
+type LocalBus struct{}
+
+// Publish implements Bus.
+func (LocalBus) Publish(context.Context, RevocationEvent) (Acks, error) {
+	return Acks{Acknowledged: []string{}, Missing: []string{}}, nil
+}
+
+// Fresh implements Bus.
+func (LocalBus) Fresh() bool { return true }
 
 // Receiver is the node's side of the bus: what a Bus calls when events arrive.
 type Receiver interface {
@@ -115,7 +123,7 @@ const (
 type Fanout struct {
 	Node   string
 	Cache  *TokenCache   // nil without a token cache
-	Bus    Bus           // nil on a single node
+	Bus    Bus           // LocalBus on a single node; nil is the same
 	Log    RevocationLog // nil: no receipts and no catch-up
 	Logger *slog.Logger
 
@@ -135,7 +143,7 @@ func (f *Fanout) Publish(ctx context.Context, ev RevocationEvent) (Acks, error) 
 		f.Cache.Apply(ev)
 	}
 	if f.Bus == nil {
-		return Acks{Acknowledged: []string{}, Missing: []string{}}, nil
+		return LocalBus{}.Publish(ctx, ev)
 	}
 	acks, err := f.Bus.Publish(context.WithoutCancel(ctx), ev)
 	if err != nil {

@@ -70,6 +70,8 @@ type Outbox struct {
 	Deliver map[string]Deliverer
 	Logger  *slog.Logger
 	Now     func() time.Time
+	// Audit, when set, records every delivery attempt and its outcome.
+	Audit AuditRecorder
 }
 
 // maxBackoff bounds the wait between attempts; attempts never stop on their own.
@@ -99,6 +101,7 @@ func (o *Outbox) RunOnce(ctx context.Context) (delivered, failed int, err error)
 		}
 		if derr == nil {
 			delivered++
+			o.audit(ctx, m, m.Attempts+1, "delivered", nil)
 			if err := o.Store.MarkDelivered(ctx, m.ID, o.now()); err != nil {
 				return delivered, failed, err
 			}
@@ -114,6 +117,7 @@ func (o *Outbox) RunOnce(ctx context.Context) (delivered, failed int, err error)
 		failed++
 		attempts := m.Attempts + 1
 		if errors.Is(derr, ErrPermanent) {
+			o.audit(ctx, m, attempts, "given_up", derr)
 			o.Logger.WarnContext(ctx, "outbox delivery refused; giving up", "kind", m.Kind, "target", m.Target,
 				"attempts", attempts, "error", derr.Error())
 			if err := o.Store.MarkGivenUp(ctx, m.ID, attempts, o.now(), truncate(derr.Error(), 500)); err != nil {
@@ -122,6 +126,7 @@ func (o *Outbox) RunOnce(ctx context.Context) (delivered, failed int, err error)
 			continue
 		}
 		next := o.now().Add(backoff(attempts))
+		o.audit(ctx, m, attempts, "retry", derr)
 		o.Logger.WarnContext(ctx, "outbox delivery failed; will retry", "kind", m.Kind, "target", m.Target,
 			"attempts", attempts, "next_attempt_at", next, "error", derr.Error())
 		if err := o.Store.MarkFailed(ctx, m.ID, attempts, next, truncate(derr.Error(), 500)); err != nil {
@@ -129,6 +134,24 @@ func (o *Outbox) RunOnce(ctx context.Context) (delivered, failed int, err error)
 		}
 	}
 	return delivered, failed, nil
+}
+
+// audit records one delivery attempt. A failure to write it is logged, not retried:
+// the delivery itself has happened (or not) either way.
+func (o *Outbox) audit(ctx context.Context, m OutboxMessage, attempt int, outcome string, derr error) {
+	if o.Audit == nil {
+		return
+	}
+	detail := map[string]any{"message": m.ID, "attempt": attempt, "outcome": outcome, "target": m.Target}
+	if m.RevocationID != "" {
+		detail["revocation"] = m.RevocationID
+	}
+	if derr != nil {
+		detail["error"] = truncate(derr.Error(), 200)
+	}
+	if err := o.Audit.Record(ctx, "delivery."+m.Kind, "system", m.Target, detail); err != nil && o.Logger != nil {
+		o.Logger.ErrorContext(ctx, "writing the audit log failed", "error", err.Error())
+	}
 }
 
 // Run works the outbox every interval until ctx ends.

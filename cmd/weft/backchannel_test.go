@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/weft-fabric/weft/identity"
 	"github.com/weft-fabric/weft/identity/sqlstore/sqltest"
 )
 
@@ -120,6 +122,20 @@ clients:
 	}
 	if d := rcpt.Deliveries[0]; d.Target != rp.URL+"/backchannel" || d.Attempts != 2 {
 		t.Fatalf("delivery = %+v, want two failed attempts before success", d)
+	}
+	// The audit log has every attempt, in order, tied to the revocation.
+	var audit struct{ Entries []identity.AuditEntry }
+	if err := json.Unmarshal([]byte(o.cli.ok("", "audit", "list", "-o", "json", "--limit", "1000")), &audit); err != nil {
+		t.Fatal(err)
+	}
+	var outcomes []string
+	for _, e := range audit.Entries {
+		if e.Kind == "delivery.backchannel_logout" && e.Detail["revocation"] == rec.ID {
+			outcomes = append(outcomes, fmt.Sprint(e.Detail["outcome"]))
+		}
+	}
+	if strings.Join(outcomes, ",") != "retry,retry,delivered" {
+		t.Fatalf("audited delivery attempts = %v, want retry,retry,delivered", outcomes)
 	}
 
 	mu.Lock()

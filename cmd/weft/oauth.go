@@ -128,7 +128,7 @@ func newOAuth(ctx context.Context, cfg Config, a *app, log *slog.Logger, hasher 
 	case cfg.DatabaseURL == "":
 		// One node on SQLite: revocations apply in process; the log follower picks up
 		// those another process (the CLI) makes on the same file.
-		fanout.Cache = access.NewTokenCache(tokens, time.Minute, 100000)
+		fanout.Cache, fanout.Bus = access.NewTokenCache(tokens, time.Minute, 100000), access.LocalBus{}
 	case rdb != nil:
 		// Several nodes: revocations travel on Redis pub/sub, and a node serves its
 		// cache only while it is fresh on the bus.
@@ -177,7 +177,7 @@ func newOAuth(ctx context.Context, cfg Config, a *app, log *slog.Logger, hasher 
 	// misconfigured, and following it would send the token elsewhere.
 	rpClient := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	bcl := &access.BackchannelLogout{Issuer: cfg.Issuer, Sign: jwtSigner(km), Client: rpClient}
-	outbox := &access.Outbox{Store: outboxStore, Logger: log,
+	outbox := &access.Outbox{Store: outboxStore, Logger: log, Audit: a.audit,
 		Deliver: map[string]access.Deliverer{access.KindBackchannelLogout: bcl.Deliver}}
 	return &oauth{keys: km, handler: h, pages: pages, tokens: tokens, admin: adm,
 		revoke: &access.RevocationAPI{Revocations: revocations, Tokens: provider}, outbox: outbox,

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Interleaved load: Weft (embedded default) and the bare net/http ceiling, 3 rounds.
+# Interleaved load: Weft and the bare net/http ceiling, 3 rounds. Weft runs on the
+# embedded default, or on PostgreSQL and Redis when WEFT_DATABASE_URL, WEFT_REDIS_URL and
+# WEFT_KEY_ENCRYPTION_KEY are exported (see BENCHMARKS.md).
 # Usage (from the repository root, binaries built as BENCHMARKS.md shows):
 #   CONC="1 32" DUR=10s bash docs/bench/oauth-load-interleaved.sh
 set -euo pipefail

@@ -211,7 +211,9 @@ func TestRevocationFabric_MultiNode(t *testing.T) {
 	proxy.cut()
 	eventually(t, "node 3 not ready", func() bool { code, _ := get(t, n3.base+"/readyz"); return code == 503 })
 	r = revoke(n1, sub)
-	if !slices.Contains(r.Nodes.Missing, "node-3") || r.Status != "catching_up" {
+	// Node 3 did not acknowledge; its log follower (which reads the database, not
+	// Redis) may already have replayed it by the time the receipt is written.
+	if !slices.Contains(r.Nodes.Missing, "node-3") || (r.Status == "catching_up") == (applied(r, "node-3") != "") {
 		t.Fatalf("receipt with node 3 cut off: %+v", r)
 	}
 	hammer(t, n3, tok, 300*time.Millisecond)

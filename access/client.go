@@ -449,3 +449,16 @@ func (c *Clients) Client(ctx context.Context, id string) (Client, error) {
 func (c *Clients) List(ctx context.Context, p identity.Page) ([]Client, string, error) {
 	return c.store.ListClients(ctx, p)
 }
+
+// CheckPushURL applies the rule for URLs Weft posts security tokens to (back-channel
+// logout URIs, SSF push endpoints): absolute https, http only on loopback, no fragment
+// or user information.
+func CheckPushURL(raw string) error {
+	if err := checkRedirectURI(raw); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(raw, "http") {
+		return errors.New("must be an https URL (http only on loopback)")
+	}
+	return nil
+}

@@ -36,7 +36,7 @@ type Directory struct {
 	now    func() time.Time
 	dummy  string // hash verified when the user is unknown, to equalise timing
 	// observer, when set, hears of status and password changes in their transaction.
-	observer AccountObserver
+	observers []AccountObserver
 }
 
 // AccountObserver learns of account changes inside the transaction that makes them, so
@@ -51,12 +51,12 @@ type AccountObserver interface {
 	PasswordChanged(ctx context.Context, u User) error
 }
 
-// Observe installs o; call it while wiring, before the directory is in use.
-func (d *Directory) Observe(o AccountObserver) { d.observer = o }
-
-// NewDirectory builds the service.
-func NewDirectory(store DirectoryStore, tx Transactor, hasher *password.Hasher) *Directory {
-	return &Directory{store: store, tx: tx, hasher: hasher, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }, dummy: hasher.Dummy()}
+// NewDirectory builds the service. observers learn of every account change, in this
+// order, inside the change's transaction: the revocation service (a suspension ends the
+// user's sessions and tokens) and the shared-signals transmitter, in production.
+func NewDirectory(store DirectoryStore, tx Transactor, hasher *password.Hasher, observers ...AccountObserver) *Directory {
+	return &Directory{store: store, tx: tx, hasher: hasher, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+		dummy: hasher.Dummy(), observers: observers}
 }
 
 // InTx runs fn in one transaction (see Transactor).
@@ -281,8 +281,13 @@ func (d *Directory) SetStatus(ctx context.Context, id string, s Status) (User, b
 			return err
 		}
 		out, changed = u, true
-		if d.observer != nil {
-			return d.observer.StatusChanged(ctx, u, from)
+		var ch *Change
+		ctx, ch = changeOf(ctx)
+		ch.Txn = "" // this change's own, not an earlier one's made with the same context
+		for _, o := range d.observers {
+			if err := o.StatusChanged(ctx, u, from); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -307,11 +312,18 @@ func (d *Directory) SetPassword(ctx context.Context, userID, pw string) error {
 		if err := d.store.SetPasswordHash(ctx, userID, hash); err != nil {
 			return err
 		}
-		if d.observer != nil {
-			return d.observer.PasswordChanged(ctx, u)
-		}
-		return nil
+		return d.passwordChanged(ctx, u)
 	})
+}
+
+// passwordChanged tells every observer, in order; the first error undoes the change.
+func (d *Directory) passwordChanged(ctx context.Context, u User) error {
+	for _, o := range d.observers {
+		if err := o.PasswordChanged(ctx, u); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SetPasswordHash stores a pre-computed argon2id PHC hash after checking its form and
@@ -334,14 +346,14 @@ func (d *Directory) SetPasswordHash(ctx context.Context, userID, hash string) (b
 		if err := d.store.SetPasswordHash(ctx, userID, hash); err != nil {
 			return err
 		}
-		if d.observer == nil {
+		if len(d.observers) == 0 {
 			return nil
 		}
 		u, err := d.store.UserByID(ctx, userID)
 		if err != nil {
 			return err
 		}
-		return d.observer.PasswordChanged(ctx, u)
+		return d.passwordChanged(ctx, u)
 	})
 	return err == nil, err
 }

@@ -152,4 +152,10 @@ type Transactor interface {
 	// it must be called inside InTx. Used where a check-then-insert spans rows that no
 	// unique index covers.
 	Lock(ctx context.Context, name string) error
+	// AfterCommit runs fn once the outermost transaction carried by ctx has committed,
+	// before InTx (or Commit) returns, with a context that carries no transaction; if
+	// the transaction rolls back, fn never runs. Without a transaction in ctx, fn runs
+	// at once. This is how an effect that others can observe (a revocation published
+	// to the other nodes) waits for the change it announces to be visible to them.
+	AfterCommit(ctx context.Context, fn func(ctx context.Context))
 }

@@ -62,7 +62,7 @@ func (p *Pages) consentPage(c echo.Context) error {
 		return renderError(c, http.StatusBadRequest, "This consent link is not valid. Start again from the application.")
 	}
 	ctx := c.Request().Context()
-	_, user, live := p.Auth.LiveSession(ctx, c.Request())
+	_, user, live := p.Browser.Live(ctx, c.Request())
 	if !live {
 		return c.Redirect(http.StatusFound, access.PathLogin+"?next="+url.QueryEscape(next))
 	}
@@ -85,12 +85,12 @@ func (p *Pages) consent(c echo.Context) error {
 	if !ok {
 		return renderError(c, http.StatusBadRequest, "This consent link is not valid. Start again from the application.")
 	}
-	_, user, live := p.Auth.LiveSession(ctx, r)
+	_, user, live := p.Browser.Live(ctx, r)
 	if !live {
 		return c.Redirect(http.StatusSeeOther, access.PathLogin+"?next="+url.QueryEscape(next))
 	}
 	if r.PostFormValue("decision") != "allow" {
-		return c.Redirect(http.StatusSeeOther, next+"&weft_consent_denied=1")
+		return c.Redirect(http.StatusSeeOther, next+"&"+access.DenyParam+"=1")
 	}
 	if _, err := p.Clients.Client(ctx, clientID); err != nil {
 		return renderError(c, http.StatusBadRequest, "The application is not known.")

@@ -16,7 +16,7 @@ type logoutView struct {
 }
 
 // ConfirmLogout renders the confirmation page for a logout request without a valid
-// id_token_hint; it posts the same parameters back with the CSRF token (access.LogoutConfirm).
+// id_token_hint; it posts the same parameters back with the CSRF token (oauth.LogoutConfirm).
 func (p *Pages) ConfirmLogout(c echo.Context, params url.Values) error {
 	h := c.Response().Header()
 	h.Set("Content-Security-Policy", csp)

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/websession"
 	"github.com/weft-fabric/weft/identity"
 )
 
@@ -34,10 +35,10 @@ const csp = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'non
 type Pages struct {
 	Directory *identity.Directory
 	Sessions  *identity.Sessions
-	Auth      *access.Handler // live-session lookup shared with the authorization endpoint
+	Browser   *websession.Browser // the browser's live session, shared with the authorization endpoint
 	Clients   access.ClientLookup
 	Consents  access.ConsentStore
-	Cookies   access.Cookies
+	Cookies   websession.Cookies
 	Limiter   *Limiter
 	Logger    *slog.Logger
 }

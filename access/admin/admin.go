@@ -9,20 +9,22 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/oauth"
+	"github.com/weft-fabric/weft/access/revocation"
 	"github.com/weft-fabric/weft/identity"
 )
 
 // Prefix is where the API is mounted.
 const Prefix = "/api/v1"
 
-// TokenIntrospector checks a bearer token. *access.Provider implements it (fosite's
+// TokenIntrospector checks a bearer token. *oauth.Provider implements it (fosite's
 // IntrospectToken): it returns an error for an unknown, expired or revoked token, and
 // otherwise the kind of token it found and the stored request with its session.
 type TokenIntrospector interface {
 	IntrospectToken(ctx context.Context, token string, tokenUse fosite.TokenUse, session fosite.Session, scope ...string) (fosite.TokenUse, fosite.AccessRequester, error)
 }
 
-var _ TokenIntrospector = (*access.Provider)(nil)
+var _ TokenIntrospector = (*oauth.Provider)(nil)
 
 // Handler serves the admin API. Directory and Clients must share one Transactor (they
 // do in cmd/weft: one database), because a client is created inside a transaction the
@@ -39,7 +41,7 @@ type Handler struct {
 	// such a status change is refused rather than done half.
 	Sessions      *identity.Sessions
 	SessionTokens access.SessionTokens
-	Revocations   *access.Revocations
+	Revocations   *revocation.Service
 }
 
 // AuditRecorder appends to the audit log (identity.AuditLog implements it).

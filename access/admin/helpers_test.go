@@ -19,6 +19,7 @@ import (
 	"github.com/weft-fabric/weft/access"
 	"github.com/weft-fabric/weft/access/fositestore"
 	"github.com/weft-fabric/weft/access/httpserver"
+	"github.com/weft-fabric/weft/access/revocation"
 	accsql "github.com/weft-fabric/weft/access/sqlstore"
 	"github.com/weft-fabric/weft/identity"
 	"github.com/weft-fabric/weft/identity/password"
@@ -72,8 +73,19 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 		t.Fatal(err)
 	}
 	store := sqlstore.NewDirectory(db)
-	dir := identity.NewDirectory(store, db, hasher)
 	clients := access.NewClients(accsql.NewClients(db), store, db, hasher)
+	// Sessions and revocations are real: the admin API revokes through them, and the
+	// directory tells the revocation service of status changes.
+	sessions := identity.NewSessions(sqlstore.NewSessions(db), time.Hour)
+	grants := fositestore.New(db, accsql.NewClients(db), fositestore.Options{})
+	revLog := accsql.NewRevocations(db)
+	revs, err := revocation.NewService(revocation.Deps{Store: revLog, Grants: grants, Lookup: noTokens{}, Sessions: sessions,
+		Subjects: store, Clients: clients, Tx: db, Fanout: &revocation.Fanout{Node: "test", Log: revLog, Bus: revocation.LocalBus{}},
+		Audit: identity.NewAuditLog(sqlstore.NewAudit(db), db), Outbox: accsql.NewOutbox(db), Participants: grants, Signals: noSignals{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := identity.NewDirectory(store, db, hasher, revs)
 	ctx := context.Background()
 	boot, err := dir.EnsureBootstrapAdmin(ctx, "root", "root-password-123")
 	if err != nil {
@@ -99,11 +111,7 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 		{Err: identity.ErrConflict, Status: 409, Title: "Conflict"},
 		{Err: identity.ErrInvalidCredentials, Status: 401, Title: "Unauthorized"},
 	}})
-	// Sessions and revocations are real: the admin API revokes through them.
-	en.sessions = identity.NewSessions(sqlstore.NewSessions(db), time.Hour)
-	en.grants = fositestore.New(db, accsql.NewClients(db), fositestore.Options{})
-	revs := &access.Revocations{Store: accsql.NewRevocations(db), Grants: en.grants, Sessions: en.sessions,
-		Directory: dir, Clients: clients, Tx: db, Outbox: accsql.NewOutbox(db), Participants: en.grants}
+	en.sessions, en.grants = sessions, grants
 	h := &Handler{Directory: dir, Clients: clients, Tokens: fakeTokens{introspect: en.introspect},
 		Sessions: en.sessions, SessionTokens: en.grants, Revocations: revs}
 	h.Register(e)
@@ -234,3 +242,15 @@ func snapshot(t *testing.T, db *sql.DB) map[string][]string {
 }
 
 func equalSnap(a, b map[string][]string) bool { return reflect.DeepEqual(a, b) }
+
+// noSignals stands in for the SSF transmitter, which has its own tests.
+type noSignals struct{}
+
+func (noSignals) SessionRevoked(context.Context, revocation.Record, string, string) error { return nil }
+
+// noTokens finds no token: the admin API never revokes by token.
+type noTokens struct{}
+
+func (noTokens) IntrospectToken(context.Context, string, fosite.TokenUse, fosite.Session, ...string) (fosite.TokenUse, fosite.AccessRequester, error) {
+	return "", nil, fosite.ErrNotFound
+}

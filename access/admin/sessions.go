@@ -10,7 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/revocation"
 	"github.com/weft-fabric/weft/identity"
 )
 
@@ -52,12 +52,12 @@ type tokenView struct {
 // revocationView is the record a DELETE /sessions/{id} made, in the shape of the
 // revocation API's answer.
 type revocationView struct {
-	ID        string          `json:"id"`
-	Selector  access.Selector `json:"selector"`
-	Reason    string          `json:"reason"`
-	Actor     string          `json:"actor"`
-	Matched   matchedView     `json:"matched"`
-	CreatedAt time.Time       `json:"created_at"`
+	ID        string              `json:"id"`
+	Selector  revocation.Selector `json:"selector"`
+	Reason    string              `json:"reason"`
+	Actor     string              `json:"actor"`
+	Matched   matchedView         `json:"matched"`
+	CreatedAt time.Time           `json:"created_at"`
 }
 
 type matchedView struct {
@@ -65,7 +65,7 @@ type matchedView struct {
 	Tokens   int64 `json:"tokens"`
 }
 
-func viewRevocation(r access.Revocation) revocationView {
+func viewRevocation(r revocation.Record) revocationView {
 	return revocationView{ID: r.ID, Selector: r.Selector, Reason: r.Reason, Actor: r.Actor,
 		Matched: matchedView{Sessions: r.Sessions, Tokens: r.Tokens}, CreatedAt: r.CreatedAt.UTC()}
 }
@@ -182,7 +182,7 @@ type revokeSessionRequest struct {
 }
 
 // deleteSession: DELETE /sessions/{id}?reason=, or a JSON body {"reason": "..."}. It
-// revokes through access.Revocations (session selector) with the calling client as the
+// revokes through revocation.Service (session selector) with the calling client as the
 // actor: the session ends, its codes and tokens stop working on every node, and its
 // relying parties get back-channel logout.
 func (h *Handler) deleteSession(c echo.Context) error {
@@ -207,7 +207,7 @@ func (h *Handler) deleteSession(c echo.Context) error {
 	if _, err := h.Sessions.ByID(ctx, id); err != nil {
 		return missing(err, "session")
 	}
-	rec, _, err := h.Revocations.Revoke(ctx, caller(c).clientID, "", access.Selector{Type: access.SelectSession, Value: id}, reason, false)
+	rec, _, err := h.Revocations.Revoke(ctx, caller(c).clientID, "", revocation.Selector{Type: revocation.SelectSession, Value: id}, reason)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
@@ -122,13 +121,12 @@ func (h *Handler) patchUser(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		if h.Revocations == nil {
-			return errors.New("admin API: status changes need the revocation service, which is not wired")
-		}
-		// Suspending or deprovisioning revokes everything the user holds, in the
-		// transaction that also applies the profile edits: all or nothing.
-		out, _, err = h.Revocations.ChangeUserStatus(c.Request().Context(), caller(c).clientID, id, status,
-			"user "+string(status)+" through the admin API", func(ctx context.Context) error {
+		// Suspending or deprovisioning revokes everything the user holds (the
+		// revocation service observes the directory), in the transaction that also
+		// applies the profile edits: all or nothing.
+		out, _, err = h.Revocations.ChangeStatus(c.Request().Context(), h.Directory,
+			identity.Change{Actor: caller(c).clientID, Reason: "user " + string(status) + " through the admin API"}, id, status,
+			func(ctx context.Context) error {
 				_, _, err := h.Directory.UpdateUser(ctx, id, patch)
 				return err
 			})

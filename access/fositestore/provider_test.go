@@ -48,7 +48,7 @@ type env struct {
 	s *fositestore.Store
 }
 
-// newEnv composes fosite the way access.NewProvider does, plus the client
+// newEnv composes fosite the way oauth.NewProvider does, plus the client
 // authentication wrapper, over a store on backend b.
 func newEnv(t *testing.T, b sqltest.Backend) *env {
 	t.Helper()

@@ -13,8 +13,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/revocation"
 )
 
 // BusOptions tunes the bus; zero values take the defaults.
@@ -56,7 +55,7 @@ func (o *BusOptions) defaults() {
 	}
 }
 
-// Bus is the access.Bus between nodes: Redis pub/sub for the events, each node's own
+// Bus is the revocation.Bus between nodes: Redis pub/sub for the events, each node's own
 // channel for acknowledgements and for the pings that measure its freshness, and a
 // sorted set of live nodes. Pub/sub delivers at most once, so whatever a node misses
 // while disconnected it replays from the durable log (Receiver.Resync) before it
@@ -68,7 +67,7 @@ type Bus struct {
 	own    string // this node's channel: pings and acknowledgements
 	nodes  string // sorted set: node -> last heartbeat (unix ms)
 	prefix string
-	recv   access.Receiver
+	recv   revocation.Receiver
 	log    *slog.Logger
 	opts   BusOptions
 
@@ -81,7 +80,7 @@ type Bus struct {
 	waiters map[string]*waiter
 }
 
-var _ access.Bus = (*Bus)(nil)
+var _ revocation.Bus = (*Bus)(nil)
 
 type waiter struct {
 	expect map[string]bool
@@ -91,7 +90,7 @@ type waiter struct {
 
 // NewBus returns the bus of node (a name unique among live nodes) under the key
 // prefix. Run must be running for the node to receive anything.
-func NewBus(rdb redis.UniversalClient, prefix, node string, recv access.Receiver, log *slog.Logger, opts BusOptions) *Bus {
+func NewBus(rdb redis.UniversalClient, prefix, node string, recv revocation.Receiver, log *slog.Logger, opts BusOptions) *Bus {
 	opts.defaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -101,7 +100,7 @@ func NewBus(rdb redis.UniversalClient, prefix, node string, recv access.Receiver
 		start: time.Now(), waiters: map[string]*waiter{}}
 }
 
-// Fresh implements access.Bus.
+// Fresh implements revocation.Bus.
 func (b *Bus) Fresh() bool {
 	if !b.synced.Load() {
 		return false
@@ -119,9 +118,9 @@ type control struct {
 	Node string `json:"node"`
 }
 
-// Publish implements access.Bus.
-func (b *Bus) Publish(ctx context.Context, ev access.RevocationEvent) (access.Acks, error) {
-	acks := access.Acks{Acknowledged: []string{}, Missing: []string{}}
+// Publish implements revocation.Bus.
+func (b *Bus) Publish(ctx context.Context, ev revocation.Event) (revocation.Acks, error) {
+	acks := revocation.Acks{Acknowledged: []string{}, Missing: []string{}}
 	payload, err := json.Marshal(ev)
 	if err != nil {
 		return acks, err
@@ -279,11 +278,11 @@ func (b *Bus) handle(ctx context.Context, m *redis.Message) {
 		}
 		b.mu.Unlock()
 	case m.Channel == b.events:
-		var ev access.RevocationEvent
+		var ev revocation.Event
 		if err := json.Unmarshal([]byte(m.Payload), &ev); err != nil {
 			// Not ours to interpret: forgetting everything is the safe reading.
 			b.log.Warn("unreadable revocation event; dropping the whole cache", "error", err)
-			ev = access.RevocationEvent{All: true}
+			ev = revocation.Event{All: true}
 		}
 		if ev.Origin == b.node {
 			return // applied before it was published

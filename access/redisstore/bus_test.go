@@ -13,8 +13,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/weft-fabric/weft/access"
 	"github.com/weft-fabric/weft/access/redisstore"
+	"github.com/weft-fabric/weft/access/revocation"
 	"github.com/weft-fabric/weft/identity/sqlstore/sqltest"
 )
 
@@ -50,16 +50,16 @@ func testRedis(t *testing.T) (*redis.Client, string) {
 	return rdb, prefix
 }
 
-// recorder is an access.Receiver that records what reaches it; block, when set, holds
+// recorder is an revocation.Receiver that records what reaches it; block, when set, holds
 // Receive (a node that stalls).
 type recorder struct {
 	mu      sync.Mutex
-	events  []access.RevocationEvent
+	events  []revocation.Event
 	resyncs []time.Time
 	block   chan struct{}
 }
 
-func (r *recorder) Receive(_ context.Context, ev access.RevocationEvent) {
+func (r *recorder) Receive(_ context.Context, ev revocation.Event) {
 	if r.block != nil {
 		<-r.block
 	}
@@ -75,7 +75,7 @@ func (r *recorder) Resync(_ context.Context, since time.Time) error {
 	return nil
 }
 
-func (r *recorder) got() ([]access.RevocationEvent, int) {
+func (r *recorder) got() ([]revocation.Event, int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.events), len(r.resyncs)
@@ -122,7 +122,7 @@ func TestBus_PublishReachesAndIsAcknowledged(t *testing.T) {
 	node(t, prefix, "c", rc)
 	eventually(t, "three live nodes", func() bool { n, _ := a.LiveNodes(context.Background()); return len(n) == 3 })
 
-	ev := access.RevocationEvent{ID: "rev-1", Origin: "a", Subject: "alice", SIDs: []string{"s1"}, Durable: true}
+	ev := revocation.Event{ID: "rev-1", Origin: "a", Subject: "alice", SIDs: []string{"s1"}, Durable: true}
 	acks, err := a.Publish(context.Background(), ev)
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +144,7 @@ func TestBus_PublishReachesAndIsAcknowledged(t *testing.T) {
 	// Another deployment's prefix hears nothing.
 	other := &recorder{}
 	node(t, prefix+"other:", "x", other)
-	if _, err := a.Publish(context.Background(), access.RevocationEvent{ID: "rev-2", Origin: "a", All: true}); err != nil {
+	if _, err := a.Publish(context.Background(), revocation.Event{ID: "rev-2", Origin: "a", All: true}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "rev-2 at b", func() bool { evs, _ := rb.got(); return len(evs) == 2 })
@@ -163,7 +163,7 @@ func TestBus_StalledNodeIsMissingAndNotFresh(t *testing.T) {
 	eventually(t, "two live nodes", func() bool { n, _ := a.LiveNodes(context.Background()); return len(n) == 2 })
 	slow.block = make(chan struct{})
 	began := time.Now()
-	acks, err := a.Publish(context.Background(), access.RevocationEvent{ID: "rev-1", Origin: "a", Subject: "alice"})
+	acks, err := a.Publish(context.Background(), revocation.Event{ID: "rev-1", Origin: "a", Subject: "alice"})
 	waited := time.Since(began)
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +232,7 @@ func TestBus_RedisDown(t *testing.T) {
 	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
 	defer down.Close()
 	b := redisstore.NewBus(down, "weft-test:", "n", &recorder{}, nil, redisstore.BusOptions{})
-	if _, err := b.Publish(context.Background(), access.RevocationEvent{ID: "x", All: true}); err == nil {
+	if _, err := b.Publish(context.Background(), revocation.Event{ID: "x", All: true}); err == nil {
 		t.Fatal("publishing to an unreachable Redis succeeded")
 	}
 	if b.Fresh() || b.Ready() {
@@ -248,7 +248,7 @@ func TestBus_PublisherWithoutRun(t *testing.T) {
 	b, _ := node(t, prefix, "b", rb)
 	eventually(t, "b live", func() bool { n, _ := b.LiveNodes(context.Background()); return len(n) == 1 })
 	cli := redisstore.NewBus(rdb, prefix, "cli", &recorder{}, nil, redisstore.BusOptions{})
-	acks, err := cli.Publish(context.Background(), access.RevocationEvent{ID: "rev-cli", Origin: "cli", Subject: "alice", Durable: true})
+	acks, err := cli.Publish(context.Background(), revocation.Event{ID: "rev-cli", Origin: "cli", Subject: "alice", Durable: true})
 	if err != nil {
 		t.Fatal(err)
 	}

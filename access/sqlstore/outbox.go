@@ -4,14 +4,14 @@ import (
 	"context"
 	"time"
 
-	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/outbox"
 	idsql "github.com/weft-fabric/weft/identity/sqlstore"
 )
 
-// Outbox implements access.OutboxStore.
+// Outbox implements outbox.Store.
 type Outbox struct{ db *idsql.DB }
 
-var _ access.OutboxStore = (*Outbox)(nil)
+var _ outbox.Store = (*Outbox)(nil)
 
 // NewOutbox returns the outbox store over db.
 func NewOutbox(db *idsql.DB) *Outbox { return &Outbox{db: db} }
@@ -34,8 +34,8 @@ type outboxRow struct {
 
 func (outboxRow) TableName() string { return "outbox" }
 
-func (r outboxRow) message() access.OutboxMessage {
-	m := access.OutboxMessage{ID: r.ID, Kind: r.Kind, Target: r.Target, Payload: []byte(r.Payload), Attempts: r.Attempts,
+func (r outboxRow) message() outbox.Message {
+	m := outbox.Message{ID: r.ID, Kind: r.Kind, Target: r.Target, Payload: []byte(r.Payload), Attempts: r.Attempts,
 		NextAttemptAt: r.NextAttemptAt.UTC(), LastError: r.LastError, CreatedAt: r.CreatedAt.UTC()}
 	if r.RevocationID != nil {
 		m.RevocationID = *r.RevocationID
@@ -55,8 +55,8 @@ func (r outboxRow) message() access.OutboxMessage {
 	return m
 }
 
-// Enqueue implements access.OutboxStore.
-func (s *Outbox) Enqueue(ctx context.Context, m access.OutboxMessage) error {
+// Enqueue implements outbox.Store.
+func (s *Outbox) Enqueue(ctx context.Context, m outbox.Message) error {
 	r := outboxRow{ID: m.ID, Kind: m.Kind, Target: m.Target, Payload: string(m.Payload), NextAttemptAt: m.NextAttemptAt.UTC(),
 		CreatedAt: m.CreatedAt.UTC(), Pull: m.Pull}
 	if m.RevocationID != "" {
@@ -70,16 +70,16 @@ func (s *Outbox) Enqueue(ctx context.Context, m access.OutboxMessage) error {
 	return idsql.TranslateError(s.db.Conn(ctx).Create(&r).Error)
 }
 
-// Claim implements access.OutboxStore: each row is leased with a conditional UPDATE, so
+// Claim implements outbox.Store: each row is leased with a conditional UPDATE, so
 // of several nodes only one takes it.
-func (s *Outbox) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]access.OutboxMessage, error) {
+func (s *Outbox) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]outbox.Message, error) {
 	var rows []outboxRow
 	err := s.db.Conn(ctx).Where("delivered_at IS NULL AND failed_at IS NULL AND NOT pull AND next_attempt_at <= ?", now.UTC()).
 		Order("next_attempt_at").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, idsql.TranslateError(err)
 	}
-	out := make([]access.OutboxMessage, 0, len(rows))
+	out := make([]outbox.Message, 0, len(rows))
 	for _, r := range rows {
 		res := s.db.Conn(ctx).Model(&outboxRow{}).
 			Where("id = ? AND delivered_at IS NULL AND next_attempt_at = ?", r.ID, r.NextAttemptAt).
@@ -94,31 +94,31 @@ func (s *Outbox) Claim(ctx context.Context, now time.Time, lease time.Duration, 
 	return out, nil
 }
 
-// MarkDelivered implements access.OutboxStore.
+// MarkDelivered implements outbox.Store.
 func (s *Outbox) MarkDelivered(ctx context.Context, id string, at time.Time) error {
 	return idsql.TranslateError(s.db.Conn(ctx).Model(&outboxRow{}).Where("id = ?", id).
 		Updates(map[string]any{"delivered_at": at.UTC(), "last_error": ""}).Error)
 }
 
-// MarkFailed implements access.OutboxStore.
+// MarkFailed implements outbox.Store.
 func (s *Outbox) MarkFailed(ctx context.Context, id string, attempts int, next time.Time, lastError string) error {
 	return idsql.TranslateError(s.db.Conn(ctx).Model(&outboxRow{}).Where("id = ?", id).
 		Updates(map[string]any{"attempts": attempts, "next_attempt_at": next.UTC(), "last_error": lastError}).Error)
 }
 
-// MarkGivenUp implements access.OutboxStore.
+// MarkGivenUp implements outbox.Store.
 func (s *Outbox) MarkGivenUp(ctx context.Context, id string, attempts int, at time.Time, lastError string) error {
 	return idsql.TranslateError(s.db.Conn(ctx).Model(&outboxRow{}).Where("id = ?", id).
 		Updates(map[string]any{"attempts": attempts, "failed_at": at.UTC(), "last_error": lastError}).Error)
 }
 
-// ByRevocation implements access.OutboxStore.
-func (s *Outbox) ByRevocation(ctx context.Context, revocationID string) ([]access.OutboxMessage, error) {
+// ByRevocation implements outbox.Store.
+func (s *Outbox) ByRevocation(ctx context.Context, revocationID string) ([]outbox.Message, error) {
 	var rows []outboxRow
 	if err := s.db.Conn(ctx).Where("revocation_id = ?", revocationID).Order("created_at, target").Find(&rows).Error; err != nil {
 		return nil, idsql.TranslateError(err)
 	}
-	out := make([]access.OutboxMessage, len(rows))
+	out := make([]outbox.Message, len(rows))
 	for i, r := range rows {
 		out[i] = r.message()
 	}

@@ -8,16 +8,16 @@ import (
 
 	"gorm.io/gorm/clause"
 
-	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/revocation"
 	idsql "github.com/weft-fabric/weft/identity/sqlstore"
 )
 
-// Revocations implements access.RevocationStore.
+// Revocations implements revocation.Store.
 type Revocations struct{ db *idsql.DB }
 
 var (
-	_ access.RevocationStore = (*Revocations)(nil)
-	_ access.RevocationLog   = (*Revocations)(nil)
+	_ revocation.Store = (*Revocations)(nil)
+	_ revocation.Log   = (*Revocations)(nil)
 )
 
 // NewRevocations returns the revocation store over db.
@@ -40,15 +40,15 @@ type revocationRow struct {
 
 func (revocationRow) TableName() string { return "revocations" }
 
-func (r revocationRow) revocation() access.Revocation {
-	v := access.Revocation{ID: r.ID, Selector: access.Selector{Type: r.SelectorType, Value: r.SelectorValue}, Reason: r.Reason,
+func (r revocationRow) revocation() revocation.Record {
+	v := revocation.Record{ID: r.ID, Selector: revocation.Selector{Type: r.SelectorType, Value: r.SelectorValue}, Reason: r.Reason,
 		Suspend: r.Suspend, Actor: r.Actor, Sessions: r.Sessions, Tokens: r.Tokens, CreatedAt: r.CreatedAt.UTC()}
 	if r.IdempotencyKey != nil {
 		v.IdempotencyKey = *r.IdempotencyKey
 	}
 	_ = json.Unmarshal([]byte(r.Event), &v.Event) // written by us; an old row reads as empty
 	if r.Fanout != "" {
-		var a access.Acks
+		var a revocation.Acks
 		if json.Unmarshal([]byte(r.Fanout), &a) == nil {
 			v.Fanout = &a
 		}
@@ -56,8 +56,8 @@ func (r revocationRow) revocation() access.Revocation {
 	return v
 }
 
-// CreateRevocation implements access.RevocationStore.
-func (s *Revocations) CreateRevocation(ctx context.Context, v access.Revocation) error {
+// CreateRevocation implements revocation.Store.
+func (s *Revocations) CreateRevocation(ctx context.Context, v revocation.Record) error {
 	r := revocationRow{ID: v.ID, SelectorType: v.Selector.Type, SelectorValue: v.Selector.Value, Reason: v.Reason,
 		Suspend: v.Suspend, Actor: v.Actor, Sessions: v.Sessions, Tokens: v.Tokens, CreatedAt: v.CreatedAt.UTC()}
 	ev, err := json.Marshal(v.Event)
@@ -72,20 +72,20 @@ func (s *Revocations) CreateRevocation(ctx context.Context, v access.Revocation)
 	return idsql.TranslateError(s.db.Conn(ctx).Create(&r).Error)
 }
 
-// RevocationByID implements access.RevocationStore.
-func (s *Revocations) RevocationByID(ctx context.Context, id string) (access.Revocation, error) {
+// RevocationByID implements revocation.Store.
+func (s *Revocations) RevocationByID(ctx context.Context, id string) (revocation.Record, error) {
 	var r revocationRow
 	if err := s.db.Conn(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
-		return access.Revocation{}, idsql.TranslateError(err)
+		return revocation.Record{}, idsql.TranslateError(err)
 	}
 	return r.revocation(), nil
 }
 
-// RevocationByKey implements access.RevocationStore.
-func (s *Revocations) RevocationByKey(ctx context.Context, actor, key string) (access.Revocation, error) {
+// RevocationByKey implements revocation.Store.
+func (s *Revocations) RevocationByKey(ctx context.Context, actor, key string) (revocation.Record, error) {
 	var r revocationRow
 	if err := s.db.Conn(ctx).Where("actor = ? AND idempotency_key = ?", actor, key).Take(&r).Error; err != nil {
-		return access.Revocation{}, idsql.TranslateError(err)
+		return revocation.Record{}, idsql.TranslateError(err)
 	}
 	return r.revocation(), nil
 }
@@ -99,34 +99,34 @@ type nodeRow struct {
 
 func (nodeRow) TableName() string { return "revocation_nodes" }
 
-// EventsSince implements access.RevocationLog.
-func (s *Revocations) EventsSince(ctx context.Context, t time.Time) ([]access.LoggedEvent, error) {
+// EventsSince implements revocation.Log.
+func (s *Revocations) EventsSince(ctx context.Context, t time.Time) ([]revocation.LoggedEvent, error) {
 	var rows []revocationRow
 	err := s.db.Conn(ctx).Select("id", "event", "created_at").Where("created_at >= ?", t.UTC()).
 		Order("created_at, id").Limit(10000).Find(&rows).Error
 	if err != nil {
 		return nil, idsql.TranslateError(err)
 	}
-	out := make([]access.LoggedEvent, 0, len(rows))
+	out := make([]revocation.LoggedEvent, 0, len(rows))
 	for _, r := range rows {
-		var ev access.RevocationEvent
+		var ev revocation.Event
 		if err := json.Unmarshal([]byte(r.Event), &ev); err != nil {
 			return nil, fmt.Errorf("revocation %s: stored event: %w", r.ID, err)
 		}
 		ev.ID, ev.Durable = r.ID, true
-		out = append(out, access.LoggedEvent{Event: ev, CreatedAt: r.CreatedAt.UTC()})
+		out = append(out, revocation.LoggedEvent{Event: ev, CreatedAt: r.CreatedAt.UTC()})
 	}
 	return out, nil
 }
 
-// RecordApplied implements access.RevocationLog; the first application of a node wins.
+// RecordApplied implements revocation.Log; the first application of a node wins.
 func (s *Revocations) RecordApplied(ctx context.Context, id, node, via string, at time.Time) error {
 	row := nodeRow{RevocationID: id, Node: node, Via: via, AppliedAt: at.UTC()}
 	return idsql.TranslateError(s.db.Conn(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error)
 }
 
-// RecordFanout implements access.RevocationLog.
-func (s *Revocations) RecordFanout(ctx context.Context, id string, acks access.Acks) error {
+// RecordFanout implements revocation.Log.
+func (s *Revocations) RecordFanout(ctx context.Context, id string, acks revocation.Acks) error {
 	b, err := json.Marshal(acks)
 	if err != nil {
 		return err
@@ -134,15 +134,15 @@ func (s *Revocations) RecordFanout(ctx context.Context, id string, acks access.A
 	return idsql.TranslateError(s.db.Conn(ctx).Model(&revocationRow{}).Where("id = ?", id).Update("fanout", string(b)).Error)
 }
 
-// Applications implements access.RevocationLog.
-func (s *Revocations) Applications(ctx context.Context, id string) ([]access.NodeApplication, error) {
+// Applications implements revocation.Log.
+func (s *Revocations) Applications(ctx context.Context, id string) ([]revocation.NodeApplication, error) {
 	var rows []nodeRow
 	if err := s.db.Conn(ctx).Where("revocation_id = ?", id).Order("applied_at, node").Find(&rows).Error; err != nil {
 		return nil, idsql.TranslateError(err)
 	}
-	out := make([]access.NodeApplication, 0, len(rows))
+	out := make([]revocation.NodeApplication, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, access.NodeApplication{Node: r.Node, AppliedAt: r.AppliedAt.UTC(), Via: r.Via})
+		out = append(out, revocation.NodeApplication{Node: r.Node, AppliedAt: r.AppliedAt.UTC(), Via: r.Via})
 	}
 	return out, nil
 }

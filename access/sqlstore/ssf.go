@@ -7,7 +7,7 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/outbox"
 	"github.com/weft-fabric/weft/access/ssf"
 	"github.com/weft-fabric/weft/identity"
 	idsql "github.com/weft-fabric/weft/identity/sqlstore"
@@ -145,12 +145,12 @@ func (s *Outbox) undelivered(ctx context.Context, streamID string) *gorm.DB {
 }
 
 // Pending implements ssf.Queue.
-func (s *Outbox) Pending(ctx context.Context, streamID string, limit int) ([]access.OutboxMessage, error) {
+func (s *Outbox) Pending(ctx context.Context, streamID string, limit int) ([]outbox.Message, error) {
 	var rows []outboxRow
 	if err := s.undelivered(ctx, streamID).Where("pull").Order("created_at, id").Limit(limit).Find(&rows).Error; err != nil {
 		return nil, idsql.TranslateError(err)
 	}
-	out := make([]access.OutboxMessage, len(rows))
+	out := make([]outbox.Message, len(rows))
 	for i, r := range rows {
 		out[i] = r.message()
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/outbox"
 )
 
 // typ is the JWS typ header of a SET (RFC 8417 section 2.3).
@@ -21,10 +21,10 @@ const typ = "secevent+jwt"
 const holdFor = time.Minute
 
 // sign signs the SET stored in m.
-func (t *Transmitter) sign(ctx context.Context, m access.OutboxMessage) (string, error) {
+func (t *Transmitter) sign(ctx context.Context, m outbox.Message) (string, error) {
 	var p payload
 	if err := json.Unmarshal(m.Payload, &p); err != nil || p.Claims == nil {
-		return "", fmt.Errorf("%w: outbox payload of %s is not a SET", access.ErrPermanent, m.ID)
+		return "", fmt.Errorf("%w: outbox payload of %s is not a SET", outbox.ErrPermanent, m.ID)
 	}
 	// The signing server's issuer is authoritative: an event queued by a CLI run with
 	// a different (say, default) issuer setting must not reach receivers under it.
@@ -52,19 +52,19 @@ func reissue(subject any, iss string) {
 // DeliverPush is the outbox deliverer of push streams (RFC 8935): POST the SET as
 // application/secevent+jwt. 202 is delivered; 400 is the receiver refusing this SET
 // for good (its error code is kept for the receipt); anything else is retried.
-func (t *Transmitter) DeliverPush(ctx context.Context, m access.OutboxMessage) error {
+func (t *Transmitter) DeliverPush(ctx context.Context, m outbox.Message) error {
 	s, err := t.Streams.StreamByID(ctx, m.StreamID)
 	if isNotFound(err) {
-		return fmt.Errorf("%w: stream deleted", access.ErrPermanent)
+		return fmt.Errorf("%w: stream deleted", outbox.ErrPermanent)
 	}
 	if err != nil {
 		return err
 	}
 	switch s.Status {
 	case StatusPaused:
-		return &access.HoldError{Until: t.now().Add(holdFor), Reason: "stream paused: held until enabled"}
+		return &outbox.HoldError{Until: t.now().Add(holdFor), Reason: "stream paused: held until enabled"}
 	case StatusDisabled:
-		return fmt.Errorf("%w: stream disabled", access.ErrPermanent)
+		return fmt.Errorf("%w: stream disabled", outbox.ErrPermanent)
 	}
 	set, err := t.sign(ctx, m)
 	if err != nil {
@@ -72,7 +72,7 @@ func (t *Transmitter) DeliverPush(ctx context.Context, m access.OutboxMessage) e
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.EndpointURL, strings.NewReader(set))
 	if err != nil {
-		return fmt.Errorf("%w: %v", access.ErrPermanent, err)
+		return fmt.Errorf("%w: %v", outbox.ErrPermanent, err)
 	}
 	req.Header.Set("Content-Type", "application/secevent+jwt")
 	req.Header.Set("Accept", "application/json")
@@ -101,7 +101,7 @@ func (t *Transmitter) DeliverPush(ctx context.Context, m access.OutboxMessage) e
 				msg += ": " + clean(e.Description, 256)
 			}
 		}
-		return fmt.Errorf("%w: %s", access.ErrPermanent, msg)
+		return fmt.Errorf("%w: %s", outbox.ErrPermanent, msg)
 	}
 	return fmt.Errorf("receiver answered %d", resp.StatusCode)
 }

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/outbox"
 )
 
 // TestSign_IssuerOfTheSigningServer: a SET queued under another issuer setting (a CLI
@@ -23,7 +23,7 @@ func TestSign_IssuerOfTheSigningServer(t *testing.T) {
 	queued := &Transmitter{Issuer: "http://localhost:8080"}
 	sub := map[string]any{"format": "complex", "user": queued.userSubject("u1"), "session": map[string]any{"format": "opaque", "id": "s1"}}
 	b, _ := json.Marshal(payload{Claims: map[string]any{"iss": queued.Issuer, "sub_id": sub, "jti": "j1"}})
-	if _, err := tr.sign(context.Background(), access.OutboxMessage{ID: "j1", Payload: b}); err != nil {
+	if _, err := tr.sign(context.Background(), outbox.Message{ID: "j1", Payload: b}); err != nil {
 		t.Fatal(err)
 	}
 	user := signed["sub_id"].(map[string]any)["user"].(map[string]any)
@@ -31,7 +31,7 @@ func TestSign_IssuerOfTheSigningServer(t *testing.T) {
 	if signed["iss"] != tr.Issuer || user["iss"] != tr.Issuer || user["sub"] != "u1" || session["iss"] != nil || signed["jti"] != "j1" {
 		t.Fatalf("signed claims = %v", signed)
 	}
-	if _, err := tr.sign(context.Background(), access.OutboxMessage{ID: "bad", Payload: []byte("{}")}); err == nil {
+	if _, err := tr.sign(context.Background(), outbox.Message{ID: "bad", Payload: []byte("{}")}); err == nil {
 		t.Fatal("a payload without claims was signed")
 	}
 }

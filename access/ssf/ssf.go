@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/outbox"
 )
 
 // Scope lets a client manage its SSF streams and poll them.
@@ -96,13 +96,13 @@ type Store interface {
 	DeleteStream(ctx context.Context, clientID, id string) error
 }
 
-// Queue is what streams need of the outbox beyond access.OutboxStore (access/sqlstore's
+// Queue is what streams need of the outbox beyond outbox.Store (access/sqlstore's
 // Outbox implements both). Message ids are the SETs' jti.
 type Queue interface {
-	access.OutboxStore
+	outbox.Store
 	// Pending returns up to limit of the stream's pull messages that are neither
 	// acknowledged nor given up, oldest first.
-	Pending(ctx context.Context, streamID string, limit int) ([]access.OutboxMessage, error)
+	Pending(ctx context.Context, streamID string, limit int) ([]outbox.Message, error)
 	// Served counts one more attempt for each message handed to the receiver.
 	Served(ctx context.Context, ids []string) error
 	// Acknowledge marks the stream's pending pull messages with these ids delivered
@@ -116,3 +116,12 @@ type Queue interface {
 	// Retarget points the stream's undelivered messages at a new URL.
 	Retarget(ctx context.Context, streamID, target string) error
 }
+
+// Endpoint paths.
+const (
+	PathConfiguration = "/.well-known/ssf-configuration"
+	PathStream        = "/ssf/stream"
+	PathStatus        = "/ssf/status"
+	PathVerify        = "/ssf/verify"
+	PathPoll          = "/ssf/poll/" // + stream id
+)

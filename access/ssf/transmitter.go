@@ -11,6 +11,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/outbox"
+	"github.com/weft-fabric/weft/access/revocation"
 	"github.com/weft-fabric/weft/identity"
 )
 
@@ -31,7 +33,7 @@ type Transmitter struct {
 }
 
 var (
-	_ access.Signals           = (*Transmitter)(nil)
+	_ revocation.Signals       = (*Transmitter)(nil)
 	_ identity.AccountObserver = (*Transmitter)(nil)
 )
 
@@ -39,7 +41,7 @@ var (
 func (t *Transmitter) PollURL(id string) string { return t.Issuer + PathPoll + id }
 
 // target is where a stream's SETs go, as the outbox and the receipt show it.
-func (t *Transmitter) target(s Stream) string {
+func (t *Transmitter) Target(s Stream) string {
 	if s.Method == MethodPoll {
 		return t.PollURL(s.ID)
 	}
@@ -100,7 +102,7 @@ func (t *Transmitter) enqueue(ctx context.Context, s Stream, ev event) error {
 	if err != nil {
 		return err
 	}
-	m := access.OutboxMessage{ID: jti, Kind: KindPush, Target: t.target(s), Payload: b, RevocationID: ev.revocationID,
+	m := outbox.Message{ID: jti, Kind: KindPush, Target: t.Target(s), Payload: b, RevocationID: ev.revocationID,
 		NextAttemptAt: now, CreatedAt: now, StreamID: s.ID}
 	if s.Method == MethodPoll {
 		m.Kind, m.Pull = KindPoll, true
@@ -118,20 +120,31 @@ func (t *Transmitter) userSubject(userID string) map[string]any {
 // admin API, fabric file).
 func (t *Transmitter) cause(ctx context.Context, now time.Time) (body map[string]any, revocationID string) {
 	body = map[string]any{"event_timestamp": now.Unix(), "initiating_entity": "admin"}
-	if rev, ok := access.RevocationFromContext(ctx); ok {
-		body["initiating_entity"] = "policy"
+	if rev, ok := revocation.FromContext(ctx); ok {
+		body["initiating_entity"] = identity.InitiatorPolicy
 		if rev.Reason != "" {
 			// CAEP reason_admin is a localizable object keyed by language tag.
 			body["reason_admin"] = map[string]string{"en": rev.Reason}
 		}
 		return body, rev.ID
 	}
+	// A change made through the directory: its initiator and reason, and the revocation
+	// it caused (a suspension), if any, as txn.
+	if ch, ok := identity.ChangeFrom(ctx); ok {
+		if ch.Initiator != "" {
+			body["initiating_entity"] = ch.Initiator
+		}
+		if ch.Reason != "" {
+			body["reason_admin"] = map[string]string{"en": ch.Reason}
+		}
+		return body, ch.Txn
+	}
 	return body, ""
 }
 
-// SessionRevoked implements access.Signals: CAEP session-revoked about the session of
+// SessionRevoked implements revocation.Signals: CAEP session-revoked about the session of
 // user sub (a complex subject: the user and the session).
-func (t *Transmitter) SessionRevoked(ctx context.Context, rev access.Revocation, sid, sub string) error {
+func (t *Transmitter) SessionRevoked(ctx context.Context, rev revocation.Record, sid, sub string) error {
 	body := map[string]any{"event_timestamp": t.now().Unix(), "initiating_entity": "policy"}
 	if rev.Reason != "" {
 		body["reason_admin"] = map[string]string{"en": rev.Reason}

@@ -8,27 +8,10 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/weft-fabric/weft/access"
-	"github.com/weft-fabric/weft/access/fabric"
 	"github.com/weft-fabric/weft/access/httpserver"
-	accsql "github.com/weft-fabric/weft/access/sqlstore"
-	"github.com/weft-fabric/weft/identity"
-	"github.com/weft-fabric/weft/identity/password"
 	"github.com/weft-fabric/weft/identity/sqlstore"
 	"github.com/weft-fabric/weft/migrations"
 )
-
-// app is the wired service graph shared by serve and the admin commands.
-type app struct {
-	cfg       Config
-	log       *slog.Logger
-	db        *sqlstore.DB
-	directory *identity.Directory
-	clients   *access.Clients
-	applier   *fabric.Applier
-	hasher    *password.Hasher
-	audit     *identity.AuditLog
-}
 
 // newLogger builds the one logger of the process. Records logged with a request's
 // context carry its request id.
@@ -99,32 +82,6 @@ func openDB(ctx context.Context, cfg Config, log *slog.Logger, mode schemaMode) 
 	return db, nil
 }
 
-func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
-	hasher, err := password.NewHasher(password.Params{
-		MemoryKiB: cfg.Argon2MemoryKiB, Time: cfg.Argon2Time, Threads: cfg.Argon2Threads,
-		SaltLen: password.DefaultParams.SaltLen, KeyLen: password.DefaultParams.KeyLen,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errConfig, err)
-	}
-	mode := schemaRequire
-	if cfg.MigrateOnStart {
-		mode = schemaMigrate
-	}
-	db, err := openDB(ctx, cfg, log, mode)
-	if err != nil {
-		return nil, err
-	}
-	store := sqlstore.NewDirectory(db)
-	dir := identity.NewDirectory(store, db, hasher)
-	dir.Observe(newTransmitter(cfg, db)) // SSF: account changes become security events
-	clients := access.NewClients(accsql.NewClients(db), store, db, hasher)
-	return &app{cfg: cfg, log: log, db: db, directory: dir, clients: clients,
-		applier: &fabric.Applier{Directory: dir, Clients: clients}, hasher: hasher, audit: newAuditLog(db)}, nil
-}
-
-func (a *app) Close() error { return a.db.Close() }
-
 // withApp loads configuration, wires the app for one admin command and closes it after.
 // Admin commands log only warnings and errors, to stderr, so stdout stays parseable.
 func (c *cli) withApp(ctx context.Context, fn func(a *app) error) error {
@@ -136,7 +93,7 @@ func (c *cli) withApp(ctx context.Context, fn func(a *app) error) error {
 	if quiet.LogLevel == "info" || quiet.LogLevel == "debug" {
 		quiet.LogLevel = "warn"
 	}
-	a, err := newApp(ctx, cfg, newLogger(quiet, c.stderr))
+	a, err := newApp(ctx, cfg, newLogger(quiet, c.stderr), roleCLI)
 	if err != nil {
 		return err
 	}

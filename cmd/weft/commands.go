@@ -14,7 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
-	"github.com/weft-fabric/weft/access/fabric"
+	"github.com/weft-fabric/weft/access/apply"
 	"github.com/weft-fabric/weft/identity"
 	"github.com/weft-fabric/weft/migrations"
 )
@@ -154,18 +154,21 @@ Use "-f -" to read the file from standard input.`,
 				defer f.Close()
 				r, name = f, file
 			}
-			doc, err := fabric.Parse(r, name)
+			doc, err := apply.Parse(r, name)
 			if err != nil {
 				return err
 			}
 			return c.withApp(cmd.Context(), func(a *app) error {
-				rep, err := a.applier.Apply(cmd.Context(), doc, dryRun)
+				// Status changes in the file revoke like any other (the revocation service
+				// observes the directory); the change names this command and file.
+				ctx := identity.WithChange(cmd.Context(), &identity.Change{Actor: cliActor, Reason: "weft apply -f " + name})
+				rep, err := a.applier.Apply(ctx, doc, dryRun)
 				if err != nil {
 					return err
 				}
-				if !dryRun && rep.Count(fabric.Unchanged) < len(rep.Changes) {
+				if !dryRun && rep.Count(apply.Unchanged) < len(rep.Changes) {
 					if err := a.audit.Record(cmd.Context(), "fabric.apply", "cli", name, map[string]any{
-						"created": rep.Count(fabric.Created), "updated": rep.Count(fabric.Updated)}); err != nil {
+						"created": rep.Count(apply.Created), "updated": rep.Count(apply.Updated)}); err != nil {
 						return fmt.Errorf("applied, but writing the audit log failed: %w", err)
 					}
 				}
@@ -173,7 +176,7 @@ Use "-f -" to read the file from standard input.`,
 					return writeJSON(c.stdout, rep)
 				}
 				for _, ch := range rep.Changes {
-					if ch.Action != fabric.Unchanged {
+					if ch.Action != apply.Unchanged {
 						fmt.Fprintf(c.stdout, "%s %s %s\n", ch.Action, ch.Kind, sanitize(ch.Name))
 					}
 				}
@@ -182,7 +185,7 @@ Use "-f -" to read the file from standard input.`,
 					prefix = "dry run, nothing written: "
 				}
 				_, err = fmt.Fprintf(c.stdout, "%s%d created, %d updated, %d unchanged\n", prefix,
-					rep.Count(fabric.Created), rep.Count(fabric.Updated), rep.Count(fabric.Unchanged))
+					rep.Count(apply.Created), rep.Count(apply.Updated), rep.Count(apply.Unchanged))
 				return err
 			})
 		},

@@ -18,7 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/weft-fabric/weft/access/fabric"
+	"github.com/weft-fabric/weft/access/apply"
 	"github.com/weft-fabric/weft/identity"
 )
 
@@ -63,7 +63,7 @@ func (e usageError) Unwrap() error { return e.err }
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
 func exitCode(err error) int {
-	var fe *fabric.Errors
+	var fe *apply.Errors
 	var ue usageError
 	switch {
 	case errors.As(err, &ue), errors.As(err, &fe), errors.Is(err, identity.ErrInvalid), errors.Is(err, errConfig):

@@ -10,8 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/weft-fabric/weft/access/httpserver"
 	"github.com/weft-fabric/weft/identity"
@@ -39,7 +39,7 @@ when the directory is empty, and stops gracefully on SIGTERM or SIGINT.`,
 // serve runs until ctx ends. ready, if set, receives the bound address (tests use port 0).
 func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Addr)) error {
 	log.Info("starting weft", "version", buildVersion(), "config", cfg.Redacted())
-	a, err := newApp(ctx, cfg, log)
+	a, err := newApp(ctx, cfg, log, roleServer)
 	if err != nil {
 		return err
 	}
@@ -47,38 +47,32 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Add
 	if cfg.DatabaseURL == "" {
 		log.Info("using embedded SQLite; set WEFT_DATABASE_URL for PostgreSQL", "path", sqlitePath(cfg))
 	}
-
 	if err := bootstrapAdmin(ctx, a, cfg, log); err != nil {
 		return err
 	}
-
-	checks := []httpserver.Check{{Name: "database", Probe: a.db.Ping}}
-	var rdb *redis.Client
-	if cfg.RedisURL != "" {
-		opts, err := redis.ParseURL(cfg.RedisURL)
-		if err != nil { // Validate parsed it already; keep the guard for safety
-			return fmt.Errorf("%w: redis_url: %w", errConfig, err)
-		}
-		redis.SetLogger(redisLogger{log})
-		rdb = redis.NewClient(opts)
-		defer rdb.Close()
-		checks = append(checks, httpserver.Check{Name: "redis", Probe: func(ctx context.Context) error {
-			return rdb.Ping(ctx).Err()
-		}})
-	}
-	o, err := newOAuth(ctx, cfg, a, log, a.hasher, rdb)
+	api, err := newHTTP(a)
 	if err != nil {
 		return err
 	}
 
+	checks := []httpserver.Check{{Name: "database", Probe: a.db.Ping}}
+	if a.rdb != nil {
+		checks = append(checks, httpserver.Check{Name: "redis", Probe: func(ctx context.Context) error {
+			return a.rdb.Ping(ctx).Err()
+		}})
+	}
+	// The background workers stop with ctx and are joined before the deferred closes,
+	// so none of them is cut off from the database in the middle of a write.
+	workers, wctx := errgroup.WithContext(ctx)
+	defer func() { _ = workers.Wait() }()
 	var busReady func() bool
-	if o.bus != nil {
+	if a.bus != nil {
 		// Not ready until subscribed and caught up on what was revoked meanwhile.
-		go o.bus.Run(ctx)
-		busReady = o.bus.Ready
-		go o.fanout.Follow(ctx, time.Second, time.Minute)
-	} else if o.fanout.Cache != nil {
-		go o.fanout.Follow(ctx, 100*time.Millisecond, time.Minute)
+		workers.Go(func() error { a.bus.Run(wctx); return nil })
+		busReady = a.bus.Ready
+		workers.Go(func() error { a.fanout.Follow(wctx, time.Second, time.Minute); return nil })
+	} else if a.fanout.Cache != nil {
+		workers.Go(func() error { a.fanout.Follow(wctx, 100*time.Millisecond, time.Minute); return nil })
 	}
 
 	reg := prometheus.NewRegistry()
@@ -96,13 +90,13 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Add
 			{Err: identity.ErrInvalidCredentials, Status: 401, Title: "Unauthorized"},
 		},
 	})
-	o.handler.Register(e)
-	o.pages.Register(e)
-	o.admin.Register(e)
-	o.revoke.Register(e)
-	newSSF(cfg, a, o).Register(e) // shared signals (cmd/weft/ssf.go)
-	go housekeeping(ctx, o, log)
-	go o.outbox.Run(ctx, time.Second)
+	api.oauth.Register(e)
+	api.pages.Register(e)
+	api.admin.Register(e)
+	api.revocations.Register(e)
+	api.ssf.Register(e)
+	workers.Go(func() error { housekeeping(wctx, a, log); return nil })
+	workers.Go(func() error { api.outbox.Run(wctx, time.Second); return nil })
 	err = httpserver.Serve(ctx, e, cfg.Listen, cfg.ShutdownTimeout, func(addr net.Addr) {
 		log.Info("listening", "addr", addr.String(), "issuer", cfg.Issuer)
 		if ready != nil {
@@ -152,7 +146,7 @@ func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 
 // housekeeping deletes expired codes, tokens and retired keys once a minute. Every node
 // runs it; the deletes are idempotent.
-func housekeeping(ctx context.Context, o *oauth, log *slog.Logger) {
+func housekeeping(ctx context.Context, a *app, log *slog.Logger) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
@@ -160,12 +154,12 @@ func housekeeping(ctx context.Context, o *oauth, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			if n, err := o.tokens.DeleteExpired(ctx, now, 1000); err != nil {
+			if n, err := a.tokens.DeleteExpired(ctx, now, 1000); err != nil {
 				log.Warn("deleting expired tokens failed", "error", err)
 			} else if n > 0 {
 				log.Debug("deleted expired tokens", "count", n)
 			}
-			if _, err := o.keys.Prune(ctx, now); err != nil {
+			if _, err := a.keys.Prune(ctx, now); err != nil {
 				log.Warn("pruning retired signing keys failed", "error", err)
 			}
 		}

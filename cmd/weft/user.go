@@ -157,11 +157,10 @@ func userStatusCmd(c *cli, use string, status identity.Status, short string) *co
 				}
 				before := u.Status
 				// Suspending or deprovisioning revokes everything the user holds, in the
-				// transaction of the status change (access.Revocations.ChangeUserStatus).
-				revs, closeRevs := cliRevocations(a)
-				defer closeRevs()
-				u, rec, err := revs.ChangeUserStatus(cmd.Context(), cliActor, u.ID, status,
-					"user "+string(status)+" with weft user "+use, nil)
+				// transaction of the status change: the revocation service observes the
+				// directory, wired here exactly as in the server.
+				u, rec, err := a.revocations.ChangeStatus(cmd.Context(), a.directory,
+					identity.Change{Actor: cliActor, Reason: "user " + string(status) + " with weft user " + use}, u.ID, status, nil)
 				if err != nil {
 					return err
 				}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -142,17 +143,68 @@ func (db *DB) Migrate(ctx context.Context) ([]int64, error) {
 	return migrations.Up(ctx, db.SQL(), db.dialect)
 }
 
-type txKey struct{}
+type (
+	txKey    struct{}
+	hooksKey struct{}
+)
+
+// afterCommit holds the functions to run once a transaction has committed.
+type afterCommit struct {
+	mu  sync.Mutex
+	fns []func(ctx context.Context)
+}
+
+// run calls the hooks in the order they were added; hooks added meanwhile (a hook that
+// starts a transaction of its own gets its own list) do not reach this one.
+func (h *afterCommit) run(ctx context.Context) {
+	h.mu.Lock()
+	fns := h.fns
+	h.fns = nil
+	h.mu.Unlock()
+	for _, fn := range fns {
+		fn(ctx)
+	}
+}
+
+// withTx is ctx carrying tx and a fresh list of after-commit hooks.
+func withTx(ctx context.Context, tx *gorm.DB) (context.Context, *afterCommit) {
+	hooks := &afterCommit{}
+	return context.WithValue(context.WithValue(ctx, txKey{}, tx), hooksKey{}, hooks), hooks
+}
+
+// withoutTx is ctx with its transaction and hooks removed, for the hooks themselves.
+func withoutTx(ctx context.Context) context.Context {
+	return context.WithValue(context.WithValue(ctx, txKey{}, nil), hooksKey{}, nil)
+}
 
 // InTx runs fn inside one transaction; calls on any store built on this DB that use the
-// context fn receives join it. Nested calls reuse the outer transaction.
+// context fn receives join it. Nested calls reuse the outer transaction. Hooks added
+// with AfterCommit run after the commit, before InTx returns.
 func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
 	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
 		return fn(ctx)
 	}
-	return db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return fn(context.WithValue(ctx, txKey{}, tx))
+	var hooks *afterCommit
+	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var tctx context.Context
+		tctx, hooks = withTx(ctx, tx)
+		return fn(tctx)
 	})
+	if err == nil && hooks != nil {
+		hooks.run(withoutTx(ctx))
+	}
+	return err
+}
+
+// AfterCommit implements identity.Transactor.
+func (db *DB) AfterCommit(ctx context.Context, fn func(ctx context.Context)) {
+	if h, ok := ctx.Value(hooksKey{}).(*afterCommit); ok {
+		h.mu.Lock()
+		h.fns = append(h.fns, fn)
+		h.mu.Unlock()
+		return
+	}
+	fn(ctx)
 }
 
 // BeginTx starts a transaction and returns a context carrying it, for callers whose
@@ -168,7 +220,8 @@ func (db *DB) BeginTx(ctx context.Context) (context.Context, error) {
 	if tx.Error != nil {
 		return ctx, TranslateError(tx.Error)
 	}
-	return context.WithValue(ctx, txKey{}, tx), nil
+	tctx, _ := withTx(ctx, tx)
+	return tctx, nil
 }
 
 // Commit commits the transaction opened by BeginTx.
@@ -177,7 +230,13 @@ func (db *DB) Commit(ctx context.Context) error {
 	if !ok {
 		return errors.New("commit: no transaction in context")
 	}
-	return TranslateError(tx.Commit().Error)
+	if err := tx.Commit().Error; err != nil {
+		return TranslateError(err)
+	}
+	if h, ok := ctx.Value(hooksKey{}).(*afterCommit); ok {
+		h.run(withoutTx(ctx))
+	}
+	return nil
 }
 
 // Rollback rolls back the transaction opened by BeginTx.

@@ -1,0 +1,296 @@
+package apply_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/apply"
+	accsql "github.com/weft-fabric/weft/access/sqlstore"
+	"github.com/weft-fabric/weft/identity"
+	"github.com/weft-fabric/weft/identity/password"
+	"github.com/weft-fabric/weft/identity/sqlstore"
+	"github.com/weft-fabric/weft/identity/sqlstore/sqltest"
+)
+
+// Cheap argon2id parameters: these tests are about apply, not hashing cost.
+var testParams = password.Params{MemoryKiB: password.MinMemoryKiB, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+type env struct {
+	db      *sqlstore.DB
+	dir     *identity.Directory
+	clients *access.Clients
+	applier *apply.Applier
+}
+
+func newEnv(t *testing.T, b sqltest.Backend) *env {
+	db := sqltest.Open(t, b)
+	h, err := password.NewHasher(testParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := sqlstore.NewDirectory(db)
+	dir := identity.NewDirectory(store, db, h)
+	clients := access.NewClients(accsql.NewClients(db), store, db, h)
+	return &env{db: db, dir: dir, clients: clients, applier: &apply.Applier{Directory: dir, Clients: clients}}
+}
+
+func forEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
+	for _, b := range sqltest.Backends {
+		t.Run(string(b), func(t *testing.T) {
+			t.Parallel()
+			fn(t, newEnv(t, b))
+		})
+	}
+}
+
+func (e *env) apply(t *testing.T, yaml string) (apply.Report, error) {
+	t.Helper()
+	doc, err := apply.Parse(strings.NewReader(yaml), "fabric.yaml")
+	if err != nil {
+		return apply.Report{}, err
+	}
+	return e.applier.Apply(context.Background(), doc, false)
+}
+
+// snapshot reads every directory and client row, to show that a refused request
+// wrote nothing.
+func snapshot(t *testing.T, db *sql.DB) map[string][]string {
+	return sqltest.Snapshot(t, db, sqltest.DirectoryTables...)
+}
+
+func exampleFile(t *testing.T) string {
+	b, err := os.ReadFile(filepath.Join("..", "..", "examples", "fabric.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestApply_ExampleCreatesEverythingThenIsIdempotent(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		rep, err := e.apply(t, exampleFile(t))
+		if err != nil {
+			t.Fatalf("apply: %v", err)
+		}
+		if rep.Count(apply.Created) != len(rep.Changes) || len(rep.Changes) != 3+2+2+7 {
+			t.Fatalf("first apply: %+v", rep.Changes)
+		}
+		before := snapshot(t, e.db.SQL())
+		rep, err = e.apply(t, exampleFile(t))
+		if err != nil {
+			t.Fatalf("second apply: %v", err)
+		}
+		if n := rep.Count(apply.Unchanged); n != len(rep.Changes) {
+			t.Fatalf("second apply changed something: %+v", rep.Changes)
+		}
+		if after := snapshot(t, e.db.SQL()); !reflect.DeepEqual(before, after) {
+			t.Fatalf("second apply modified rows:\nbefore %v\nafter  %v", before, after)
+		}
+
+		alice, err := e.dir.Authenticate(ctx, "ALICE", "alice-demo-password-1")
+		if err != nil || alice.Email != "alice@example.com" {
+			t.Fatalf("alice cannot log in with the documented password: %+v %v", alice, err)
+		}
+		carol, _ := e.dir.UserByUsername(ctx, "carol")
+		if carol.Status != identity.StatusSuspended {
+			t.Fatalf("carol status = %q", carol.Status)
+		}
+		eng, _ := e.dir.GroupByName(ctx, "engineering")
+		members, _ := e.dir.Members(ctx, eng.ID)
+		if len(members) != 2 || members[0].Username != "alice" || members[1].Username != "bob" {
+			t.Fatalf("engineering members = %+v", members)
+		}
+		ci, err := e.dir.MachineByName(ctx, "ci-runner")
+		bob, _ := e.dir.UserByUsername(ctx, "bob")
+		if err != nil || ci.OwnerID != bob.ID {
+			t.Fatalf("ci-runner = %+v, %v", ci, err)
+		}
+		web, err := e.clients.Client(ctx, "demo-web")
+		if err != nil || web.Type != access.Confidential || web.OwnerID != alice.ID ||
+			!reflect.DeepEqual(web.RedirectURIs, []string{"http://127.0.0.1:9555/callback"}) ||
+			!reflect.DeepEqual(web.Scopes, []string{"openid", "profile", "email", "offline_access"}) {
+			t.Fatalf("demo-web = %+v, %v", web, err)
+		}
+		if password.Verify("demo-web-secret", web.SecretHash) != nil || strings.Contains(web.SecretHash, "demo-web-secret") {
+			t.Fatal("demo-web secret is not stored as an argon2id hash of the documented secret")
+		}
+		if gw, _ := e.clients.Client(ctx, "demo-gateway"); !gw.Introspection || web.Introspection || web.FirstParty ||
+			!reflect.DeepEqual(web.PostLogoutRedirectURIs, []string{"http://127.0.0.1:9555/"}) {
+			t.Fatalf("capabilities: gateway %+v, web %+v", gw, web)
+		}
+		if m2m, _ := e.clients.Client(ctx, "demo-m2m"); m2m.MachineIdentityID != ci.ID {
+			t.Fatalf("demo-m2m acts for %q, want ci-runner %q", m2m.MachineIdentityID, ci.ID)
+		}
+		spa, _ := e.clients.Client(ctx, "demo-spa")
+		if spa.Type != access.Public || spa.SecretHash != "" {
+			t.Fatalf("demo-spa = %+v", spa)
+		}
+	})
+}
+
+func TestApply_UpdatesAndMembershipIsExact(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		if _, err := e.apply(t, exampleFile(t)); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := e.apply(t, `
+users:
+  - username: Alice            # same user: usernames match after normalisation
+    email: alice@corp.example.com
+    display_name: Alice Example
+    password: a-brand-new-password
+groups:
+  - name: engineering
+    description: Builds and runs the product
+    members: [bob]
+clients:
+  - id: demo-m2m
+    name: Demo machine client
+    type: confidential
+    secret: demo-m2m-secret
+    grant_types: [client_credentials]
+    scopes: [api.read, api.write]
+    owner: bob
+`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []apply.Change{{apply.KindUser, "Alice", apply.Updated}, {apply.KindGroup, "engineering", apply.Updated}, {apply.KindClient, "demo-m2m", apply.Updated}}
+		if !reflect.DeepEqual(rep.Changes, want) {
+			t.Fatalf("changes = %+v, want %+v", rep.Changes, want)
+		}
+		if _, err := e.dir.Authenticate(ctx, "alice", "alice-demo-password-1"); !errors.Is(err, identity.ErrInvalidCredentials) {
+			t.Fatalf("old password still works: %v", err)
+		}
+		if u, err := e.dir.Authenticate(ctx, "alice", "a-brand-new-password"); err != nil || u.Email != "alice@corp.example.com" || u.Username != "Alice" {
+			t.Fatalf("after update: %+v %v", u, err)
+		}
+		eng, _ := e.dir.GroupByName(ctx, "engineering")
+		if ms, _ := e.dir.Members(ctx, eng.ID); len(ms) != 1 || ms[0].Username != "bob" {
+			t.Fatalf("members = %+v, want exactly bob", ms)
+		}
+		m2m, _ := e.clients.Client(ctx, "demo-m2m")
+		if !reflect.DeepEqual(m2m.Scopes, []string{"api.read", "api.write"}) {
+			t.Fatalf("scopes = %v", m2m.Scopes)
+		}
+	})
+}
+
+func TestApply_DryRunWritesNothing(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		before := snapshot(t, e.db.SQL())
+		doc, err := apply.Parse(strings.NewReader(exampleFile(t)), "fabric.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := e.applier.Apply(context.Background(), doc, true)
+		if err != nil || !rep.DryRun || rep.Count(apply.Created) != 14 {
+			t.Fatalf("dry run = %+v, %v", rep, err)
+		}
+		if after := snapshot(t, e.db.SQL()); !reflect.DeepEqual(before, after) {
+			t.Fatalf("dry run wrote rows: %v", after)
+		}
+	})
+}
+
+// Every bad input is reported at its line and leaves every table exactly as it was,
+// including failures found only after earlier objects were written.
+func TestApply_ErrorsChangeNothing(t *testing.T) {
+	cases := []struct {
+		name string
+		yaml string
+		want []string // substrings of the error, each with its file:line
+	}{
+		{"unknown top-level key", "version: 1\nuserz: []\n", []string{`fabric.yaml:2:1: unknown key "userz"`}},
+		{"unknown user key", "users:\n  - username: dave\n    emial: d@example.com\n", []string{`fabric.yaml:3:5: users[0]: unknown key "emial"`}},
+		{"bad email", "users:\n  - username: dave\n    email: not-an-email\n", []string{"fabric.yaml:3:5: users[0].email: must be a plain address"}},
+		{"duplicate after normalisation", "users:\n  - username: dave\n  - username: DAVE\n  - username: ＤＡＶＥ\n",
+			[]string{"fabric.yaml:3:5: users[1].username: \"DAVE\" is the same username as users[0] at line 2", "fabric.yaml:4:5: users[2].username"}},
+		{"unknown owner", "machine_identities:\n  - name: bot\n    owner: nobody\n", []string{`fabric.yaml:3:5: machine_identities[0].owner: unknown user "nobody"`}},
+		{"missing owner", "machine_identities:\n  - name: bot\n", []string{"fabric.yaml:2:5: machine_identities[0].owner: is required"}},
+		{"unknown member", "groups:\n  - name: g\n    members: [alice, ghost]\n", []string{`fabric.yaml:3:22: groups[0].members[1]: unknown user "ghost"`}},
+		{"short password", "users:\n  - username: dave\n    password: short\n", []string{"fabric.yaml:3:5: users[0].password: must be at least 12 characters"}},
+		{"bad hash", "users:\n  - username: dave\n    password_hash: $2a$10$abc\n", []string{"fabric.yaml:3:5: users[0].password_hash: must be an argon2id PHC string"}},
+		{"wrong type", "users:\n  - username: [a, b]\n", []string{"fabric.yaml:2:15: users[0].username: must be a string"}},
+		{"not yaml", "users: [\n", []string{"fabric.yaml:"}},
+		{"bad status", "users:\n  - username: dave\n    status: asleep\n", []string{"fabric.yaml:3:5: users[0].status: must be one of"}},
+		{"implicit grant", "clients:\n  - id: c\n    name: C\n    type: public\n    grant_types: [implicit]\n", []string{`fabric.yaml:5:5: clients[0].grant_types: "implicit" is not supported`}},
+		{"public with secret", "clients:\n  - id: c\n    name: C\n    type: public\n    secret: abcdefghijklmnop\n    grant_types: [authorization_code]\n    redirect_uris: [https://app.example.com/cb]\n", []string{"fabric.yaml:5:5: clients[0].secret: a public client cannot have a secret"}},
+		{"http redirect", "clients:\n  - id: c\n    name: C\n    type: public\n    grant_types: [authorization_code]\n    redirect_uris: [http://app.example.com/cb]\n", []string{"fabric.yaml:6:5: clients[0].redirect_uris:", "http is allowed only for loopback"}},
+		{"fragment redirect", "clients:\n  - id: c\n    name: C\n    type: public\n    grant_types: [authorization_code]\n    redirect_uris: ['https://app.example.com/cb#x']\n", []string{"must not contain a fragment"}},
+		{"unknown client owner", "clients:\n  - id: c\n    name: C\n    type: confidential\n    secret: abcdefghijklmnop\n    grant_types: [client_credentials]\n    owner: ghost\n", []string{`fabric.yaml:7:5: clients[0].owner: unknown user "ghost"`}},
+		{"bool expected", "clients:\n  - id: c\n    name: C\n    type: confidential\n    secret: abcdefghijklmnop\n    grant_types: [client_credentials]\n    introspection: sometimes\n", []string{"fabric.yaml:7:20: clients[0].introspection: must be true or false"}},
+		{"public introspector", "clients:\n  - id: c\n    name: C\n    type: public\n    grant_types: [authorization_code]\n    redirect_uris: [https://a.example.com/cb]\n    introspection: true\n", []string{"clients[0].introspection: a public client cannot authenticate"}},
+		{"bad token format", "clients:\n  - id: c\n    name: C\n    type: confidential\n    secret: abcdefghijklmnop\n    grant_types: [client_credentials]\n    access_token_format: paseto\n", []string{"fabric.yaml:7:5: clients[0].access_token_format: must be opaque or jwt"}},
+		{"public client without PKCE", "clients:\n  - id: c\n    name: C\n    type: public\n    grant_types: [authorization_code]\n    redirect_uris: [https://a.example.com/cb]\n    pkce_required: false\n", []string{"fabric.yaml:7:5: clients[0].pkce_required: public clients always need PKCE"}},
+		{"bad id token alg", "clients:\n  - id: c\n    name: C\n    type: confidential\n    secret: abcdefghijklmnop\n    grant_types: [client_credentials]\n    id_token_signed_response_alg: HS256\n", []string{"fabric.yaml:7:5: clients[0].id_token_signed_response_alg: must be ES256 or RS256"}},
+		{"unknown machine identity", "clients:\n  - id: c\n    name: C\n    type: confidential\n    secret: abcdefghijklmnop\n    grant_types: [client_credentials]\n    machine_identity: ghost-bot\n", []string{`fabric.yaml:7:5: clients[0].machine_identity: unknown machine identity "ghost-bot"`}},
+		{"machine identity without client_credentials", "clients:\n  - id: c\n    name: C\n    type: confidential\n    secret: abcdefghijklmnop\n    grant_types: [authorization_code]\n    redirect_uris: [https://a.example.com/cb]\n    machine_identity: ci-runner\n", []string{"fabric.yaml:8:5: clients[0].machine_identity: only a client_credentials client"}},
+		{"bad back-channel URI", "clients:\n  - id: c\n    name: C\n    type: confidential\n    secret: abcdefghijklmnop\n    grant_types: [client_credentials]\n    backchannel_logout_uri: http://rp.example.com/bc\n", []string{"fabric.yaml:7:5: clients[0].backchannel_logout_uri: must be an https URL"}},
+		{"two documents", "users: []\n---\ngroups: []\n", []string{"fabric.yaml:2:1: a fabric file holds one YAML document"}},
+		// Found only at write time, after users[0] was inserted: the email belongs to
+		// alice, who exists already.
+		{"late conflict", "users:\n  - username: newbie\n  - username: erin\n    email: alice@example.com\n", []string{"fabric.yaml:3:5: users[1]: a user with this username or email already exists"}},
+		{"deprovisioned cannot return", "users:\n  - username: zed\n    status: active\n", []string{"fabric.yaml:3:5: users[0].status: a deprovisioned account cannot change status"}},
+	}
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		if _, err := e.apply(t, exampleFile(t)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.dir.CreateUser(ctx, identity.NewUser{Username: "zed", Status: identity.StatusDeprovisioned}); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				before := snapshot(t, e.db.SQL())
+				_, err := e.apply(t, tc.yaml)
+				if err == nil {
+					t.Fatal("apply succeeded")
+				}
+				var fe *apply.Errors
+				if !errors.As(err, &fe) {
+					t.Fatalf("error is %T (%v), want *apply.Errors", err, err)
+				}
+				for _, w := range tc.want {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error\n%s\ndoes not contain %q", err, w)
+					}
+				}
+				if after := snapshot(t, e.db.SQL()); !reflect.DeepEqual(before, after) {
+					t.Fatalf("failed apply changed rows:\nbefore %v\nafter  %v", before, after)
+				}
+			})
+		}
+	})
+}
+
+func TestApply_ReportsEveryProblemAtOnce(t *testing.T) {
+	_, err := apply.Parse(strings.NewReader("users:\n  - username: a\n    bogus: 1\n  - username: b\n    other: 2\n"), "f.yaml")
+	var fe *apply.Errors
+	if !errors.As(err, &fe) || len(fe.Problems) != 2 {
+		t.Fatalf("err = %v, want two problems", err)
+	}
+}
+
+func TestApply_SecretsNeverInErrors(t *testing.T) {
+	e := newEnv(t, sqltest.SQLite)
+	_, err := e.apply(t, "users:\n  - username: dave\n    password: dave\n    email: bad\nclients:\n  - id: c\n    name: C\n    type: confidential\n    secret: short-sec\n    grant_types: [client_credentials]\n")
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, secret := range []string{"short-sec", "password: dave"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Fatalf("error leaks %q:\n%s", secret, err)
+		}
+	}
+}

@@ -1,0 +1,79 @@
+package oauth
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/backchannel"
+	"github.com/weft-fabric/weft/access/outbox"
+	"github.com/weft-fabric/weft/access/websession"
+	"github.com/weft-fabric/weft/identity"
+)
+
+// Handler serves the OAuth 2.0 / OIDC endpoints. fosite endpoints delegate to the
+// provider completely: fosite writes the RFC-shaped response, so handlers return nil.
+type Handler struct {
+	Provider *Provider
+	Clients  access.ClientLookup
+	Keys     access.JWKS
+	Logger   *slog.Logger
+
+	Directory *identity.Directory
+	Sessions  *identity.Sessions
+	Consents  access.ConsentStore
+	Cookies   websession.Cookies
+	Browser   *websession.Browser
+	// Revoker revokes the tokens of a session that logs out.
+	Revoker SessionRevoker
+	// ConfirmLogout renders the logout confirmation page.
+	ConfirmLogout LogoutConfirm
+	// Audit receives security events (refresh token reuse, code replay).
+	Audit access.AuditRecorder
+	// Outbox and Participants send back-channel logout tokens to the other clients of a
+	// session that ends by RP-initiated logout.
+	Outbox       outbox.Store
+	Participants backchannel.SessionClients
+}
+
+// NewHandler checks that h has every dependency: a handler missing one would silently
+// skip a security behaviour (logout revoking, back-channel logout, the audit trail).
+// A nil Logger discards.
+func NewHandler(h Handler) (*Handler, error) {
+	var missing []string
+	for name, nilv := range map[string]bool{"Provider": h.Provider == nil, "Clients": h.Clients == nil, "Keys": h.Keys == nil,
+		"Directory": h.Directory == nil, "Sessions": h.Sessions == nil, "Consents": h.Consents == nil, "Browser": h.Browser == nil,
+		"Revoker": h.Revoker == nil, "ConfirmLogout": h.ConfirmLogout == nil, "Audit": h.Audit == nil, "Outbox": h.Outbox == nil,
+		"Participants": h.Participants == nil} {
+		if nilv {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return nil, fmt.Errorf("oauth.NewHandler: missing %s", strings.Join(missing, ", "))
+	}
+	if h.Logger == nil {
+		h.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &h, nil
+}
+
+// Register mounts the endpoints.
+func (h *Handler) Register(e *echo.Echo) {
+	e.GET(access.PathDiscovery, h.discovery)
+	e.GET(access.PathJWKS, h.jwks)
+	e.POST(access.PathToken, h.token)
+	e.POST(access.PathIntrospect, h.introspect)
+	e.POST(access.PathRevoke, h.revoke)
+	e.GET(access.PathAuthorize, h.authorize)
+	e.POST(access.PathAuthorize, h.authorize)
+	e.GET(access.PathUserinfo, h.userinfo)
+	e.POST(access.PathUserinfo, h.userinfo)
+	e.GET(access.PathLogout, h.logout)
+	e.POST(access.PathLogout, h.logout)
+}

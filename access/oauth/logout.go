@@ -1,0 +1,107 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/labstack/echo/v4"
+	"github.com/weft-fabric/weft/access/backchannel"
+)
+
+// SessionRevoker deactivates every token issued in a login session (access/fositestore).
+type SessionRevoker interface {
+	RevokeBySessionID(ctx context.Context, sid string) (int64, error)
+}
+
+// LogoutConfirm renders the "sign out?" page shown when a logout request carries no
+// valid id_token_hint, so a cross-site link cannot sign a user out silently (ui).
+type LogoutConfirm func(c echo.Context, params url.Values) error
+
+// logout is OIDC RP-Initiated Logout 1.0. With a valid id_token_hint the session ends at
+// once; without one the user confirms first (a POST carrying the CSRF token). The
+// browser goes to post_logout_redirect_uri only if it is registered, by exact string,
+// for the client the hint (or client_id) names.
+func (h *Handler) logout(c echo.Context) error {
+	r := c.Request()
+	ctx := r.Context()
+	if err := r.ParseForm(); err != nil {
+		return &echo.HTTPError{Code: http.StatusBadRequest, Message: "The logout request could not be read."}
+	}
+	form := r.Form
+	clientID := form.Get("client_id")
+	hinted := false
+	if hint := form.Get("id_token_hint"); hint != "" {
+		claims, err := h.verifyIDTokenHint(ctx, hint)
+		if err != nil {
+			return &echo.HTTPError{Code: http.StatusBadRequest, Message: "The id_token_hint is not an ID token issued by this server."}
+		}
+		if clientID != "" && !slices.Contains(claims.Audience, clientID) {
+			return &echo.HTTPError{Code: http.StatusBadRequest, Message: "client_id does not match the id_token_hint."}
+		}
+		if len(claims.Audience) > 0 {
+			clientID = claims.Audience[0]
+		}
+		hinted = true
+	}
+	redirect := form.Get("post_logout_redirect_uri")
+	if redirect != "" {
+		cl, err := h.Clients.Client(ctx, clientID)
+		if clientID == "" || err != nil || !slices.Contains(cl.PostLogoutRedirectURIs, redirect) {
+			return &echo.HTTPError{Code: http.StatusBadRequest, Message: "The post_logout_redirect_uri is not registered for this client."}
+		}
+	}
+	confirmed := r.Method == http.MethodPost && form.Get("confirm") == "yes" && h.Cookies.CheckCSRF(r)
+	if !hinted && !confirmed {
+		return h.ConfirmLogout(c, form)
+	}
+	if cookie := h.Cookies.Session(r); cookie != "" {
+		if ls, err := h.Sessions.Resume(ctx, cookie); err == nil {
+			if err := h.Sessions.End(ctx, ls.ID); err != nil {
+				return err
+			}
+			// Before the tokens are revoked: they are what names the session's clients.
+			if err := backchannel.Enqueue(ctx, h.Outbox, h.Participants, h.Clients, ls.ID, ls.UserID, ""); err != nil {
+				return err
+			}
+			if _, err := h.Revoker.RevokeBySessionID(ctx, ls.ID); err != nil {
+				return err
+			}
+			h.Logger.InfoContext(ctx, "logout", "sid", ls.ID, "user_id", ls.UserID)
+		}
+	}
+	h.Cookies.ClearSession(c.Response())
+	if redirect == "" {
+		return c.HTML(http.StatusOK, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed out · Weft</title>`+
+			`<link rel="stylesheet" href="/ui/static/weft.css"></head><body><main class="card"><h1>You are signed out</h1></main></body></html>`)
+	}
+	u, _ := url.Parse(redirect)
+	if st := form.Get("state"); st != "" {
+		q := u.Query()
+		q.Set("state", st)
+		u.RawQuery = q.Encode()
+	}
+	return c.Redirect(http.StatusFound, u.String())
+}
+
+// verifyIDTokenHint checks that hint is an ID token we signed (ES256 or RS256 only: no
+// "none", no HMAC keyed with our public key) and issued. An expired hint is accepted,
+// as OIDC allows: the user is logging out.
+func (h *Handler) verifyIDTokenHint(ctx context.Context, hint string) (jwt.Claims, error) {
+	var claims jwt.Claims
+	payload, err := h.Keys.Verify(ctx, hint)
+	if err != nil {
+		return claims, err
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return claims, err
+	}
+	if claims.Issuer != h.Provider.Issuer() {
+		return claims, errors.New("id_token_hint: issued by someone else")
+	}
+	return claims, nil
+}

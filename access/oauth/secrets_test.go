@@ -1,0 +1,93 @@
+package oauth_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/weft-fabric/weft/access/oauth"
+
+	"github.com/weft-fabric/weft/identity/password"
+)
+
+func TestSecretVerifier(t *testing.T) {
+	h, err := password.NewHasher(password.Params{MemoryKiB: password.MinMemoryKiB, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := oauth.NewSecretVerifier(h, time.Minute, 3)
+	ctx := context.Background()
+	hash, err := v.Hash(ctx, []byte("demo-web-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if password.Verify("demo-web-secret", string(hash)) != nil {
+		t.Fatal("Hash does not produce an argon2id hash of the secret")
+	}
+	for i := 0; i < 2; i++ { // second round is served from the cache
+		if err := v.Compare(ctx, hash, []byte("demo-web-secret")); err != nil {
+			t.Fatalf("round %d: right secret rejected: %v", i, err)
+		}
+		if err := v.Compare(ctx, hash, []byte("wrong-secret")); !errors.Is(err, oauth.ErrSecretMismatch) {
+			t.Fatalf("round %d: wrong secret = %v", i, err)
+		}
+	}
+	// A cached success for one hash says nothing about another hash (secret rotated).
+	other, _ := v.Hash(ctx, []byte("another-secret"))
+	if err := v.Compare(ctx, other, []byte("demo-web-secret")); !errors.Is(err, oauth.ErrSecretMismatch) {
+		t.Fatalf("old secret accepted against the new hash: %v", err)
+	}
+	// Eviction keeps working past the bound.
+	for i := 0; i < 10; i++ {
+		_ = v.Compare(ctx, hash, []byte(fmt.Sprintf("guess-%d", i)))
+	}
+	if err := v.Compare(ctx, hash, []byte("demo-web-secret")); err != nil {
+		t.Fatalf("after eviction: %v", err)
+	}
+	for _, bad := range [][]byte{nil, []byte("plaintext"), []byte("$argon2id$v=19$m=1,t=1,p=1$x$y")} {
+		if err := v.Compare(ctx, bad, []byte("plaintext")); !errors.Is(err, oauth.ErrSecretMismatch) {
+			t.Fatalf("Compare against %q = %v, want mismatch", bad, err)
+		}
+	}
+}
+
+func TestSecretVerifier_Expiry(t *testing.T) {
+	h, _ := password.NewHasher(password.Params{MemoryKiB: password.MinMemoryKiB, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})
+	v := oauth.NewSecretVerifier(h, time.Nanosecond, 10)
+	hash, _ := v.Hash(context.Background(), []byte("s3cret-s3cret"))
+	for i := 0; i < 3; i++ {
+		if err := v.Compare(context.Background(), hash, []byte("s3cret-s3cret")); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSecretVerifier_Cached is the steady-state cost of authenticating a client
+// (introspection caller, token endpoint), against BenchmarkSecretVerifier_Uncached.
+func BenchmarkSecretVerifier_Cached(b *testing.B) {
+	h, _ := password.NewHasher(password.DefaultParams)
+	v := oauth.NewSecretVerifier(h, time.Hour, 1000)
+	ctx := context.Background()
+	hash, _ := v.Hash(ctx, []byte("demo-gateway-secret"))
+	_ = v.Compare(ctx, hash, []byte("demo-gateway-secret"))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := v.Compare(ctx, hash, []byte("demo-gateway-secret")); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSecretVerifier_Uncached(b *testing.B) {
+	h, _ := password.NewHasher(password.DefaultParams)
+	v := oauth.NewSecretVerifier(h, 0, 1000)
+	ctx := context.Background()
+	hash, _ := v.Hash(ctx, []byte("demo-gateway-secret"))
+	for b.Loop() {
+		if err := v.Compare(ctx, hash, []byte("demo-gateway-secret")); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,195 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"github.com/ory/fosite"
+	"github.com/weft-fabric/weft/access"
+)
+
+// token is the token endpoint. For client_credentials the subject is the client itself
+// (a machine token has no login session); for code and refresh grants fosite restores
+// the session stored with the code or refresh token.
+func (h *Handler) token(c echo.Context) error {
+	ctx := c.Request().Context()
+	session := access.NewSession("", "", "")
+	ar, err := h.Provider.NewAccessRequest(ctx, c.Request(), session)
+	var rfc *fosite.RFC6749Error
+	if err != nil && !errors.As(err, &rfc) && c.Request().PostForm.Get("client_assertion") != "" {
+		// fosite passes some assertion validation failures (an expired one) through
+		// unwrapped, which would answer 500; they are failed client authentication.
+		err = fosite.ErrInvalidClient.WithHint("The client assertion could not be verified: it is expired, not yet valid or malformed.").WithWrap(err)
+	}
+	if err != nil {
+		h.securityEvent(ctx, c, err)
+		h.logFailure(ctx, "token request refused", err)
+		h.Provider.WriteAccessError(ctx, c.Response(), ar, err)
+		return nil
+	}
+	if ar.GetGrantTypes().ExactOne(access.GrantClientCredentials) {
+		client := ar.GetClient()
+		session.ClientID = client.GetID()
+		// A machine token's subject is the machine identity the client acts for, or
+		// else the client itself.
+		subject := client.GetID()
+		if cl, err := h.Clients.Client(ctx, client.GetID()); err == nil && cl.MachineIdentityID != "" {
+			subject = cl.MachineIdentityID
+		}
+		session.Subject = subject
+		session.Claims.Subject = subject
+		for _, s := range ar.GetRequestedScopes() {
+			ar.GrantScope(s) // fosite has checked them against the client's scopes
+		}
+		for _, a := range ar.GetRequestedAudience() {
+			ar.GrantAudience(a)
+		}
+	}
+	resp, err := h.Provider.NewAccessResponse(ctx, ar)
+	if errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
+		h.securityEvent(ctx, c, err)
+		// Two requests redeemed one code at once and this one lost: that is a replay.
+		// fosite reports it as server_error and keeps the grant; revoke the grant's tokens
+		// and answer invalid_grant, as RFC 6749 4.1.2 asks for a code used twice.
+		if rerr := h.revokeGrant(ctx, ar.GetID()); rerr != nil {
+			h.logFailure(ctx, "revoking a replayed grant failed", rerr)
+		}
+		err = fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.")
+	}
+	if err != nil {
+		h.logFailure(ctx, "token response failed", err)
+		h.Provider.WriteAccessError(ctx, c.Response(), ar, err)
+		return nil
+	}
+	if ar.GetGrantTypes().ExactOne("refresh_token") {
+		// A refresh is the session in use; the store writes at most once a minute. A
+		// failure costs only a stale last-seen, so the client still gets its tokens.
+		if s, ok := ar.GetSession().(*access.Session); ok {
+			if err := h.Sessions.Seen(ctx, s.SID); err != nil {
+				h.Logger.WarnContext(ctx, "recording session activity failed", "error", err.Error())
+			}
+		}
+	}
+	h.Provider.WriteAccessResponse(ctx, c.Response(), ar, resp)
+	return nil
+}
+
+// securityEvent logs what is an attack or a leak rather than a mistake: a rotated
+// refresh token used again (fosite has revoked the whole family) or an authorization
+// code redeemed twice (its tokens are revoked). The audit log takes these over later.
+func (h *Handler) securityEvent(ctx context.Context, c echo.Context, err error) {
+	form := c.Request().PostForm
+	client := form.Get("client_id")
+	if id, _, ok := c.Request().BasicAuth(); ok {
+		client, _ = url.QueryUnescape(id)
+	}
+	event := ""
+	switch {
+	case form.Get("grant_type") == access.GrantRefreshToken && errors.Is(err, fosite.ErrInactiveToken):
+		event = "refresh_token_reuse"
+		h.Logger.WarnContext(ctx, "security event: refresh token reuse; the token family was revoked",
+			"security_event", event, "client_id", client)
+	case form.Get("grant_type") == access.GrantAuthorizationCode && codeReplay(err):
+		event = "authorization_code_replay"
+		h.Logger.WarnContext(ctx, "security event: authorization code replay; its tokens were revoked",
+			"security_event", event, "client_id", client)
+	}
+	if event != "" {
+		if aerr := h.Audit.Record(ctx, "security."+event, client, client, map[string]any{"ip": c.RealIP()}); aerr != nil {
+			h.Logger.ErrorContext(ctx, "writing the audit log failed", "error", aerr.Error())
+		}
+	}
+}
+
+// codeReplay recognises a second redemption of a code. fosite reports it as a plain
+// invalid_grant that does not wrap ErrInvalidatedAuthorizeCode, so its fixed hint is
+// what tells it apart (and our own lost-race path wraps the sentinel).
+func codeReplay(err error) bool {
+	if errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
+		return true
+	}
+	var rfc *fosite.RFC6749Error
+	return errors.As(err, &rfc) && strings.HasPrefix(rfc.HintField, "The authorization code has already been used.")
+}
+
+// revokeGrant deactivates every token issued for one grant (fosite request id).
+func (h *Handler) revokeGrant(ctx context.Context, requestID string) error {
+	return errors.Join(h.Provider.store.RevokeAccessToken(ctx, requestID), h.Provider.store.RevokeRefreshToken(ctx, requestID))
+}
+
+// introspect answers RFC 7662 for clients allowed to introspect. Callers authenticate
+// with client_secret_basic only: fosite would also accept any bearer access token as
+// the caller, which would let every token holder probe other tokens. The secret check
+// is the cached one (no argon2id per request).
+func (h *Handler) introspect(c echo.Context) error {
+	ctx := c.Request().Context()
+	r := c.Request()
+	raw, _, ok := r.BasicAuth()
+	if !ok || strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+		h.Provider.WriteIntrospectionError(ctx, c.Response(),
+			fosite.ErrRequestUnauthorized.WithHint("Authenticate with HTTP Basic client credentials (client_secret_basic)."))
+		return nil
+	}
+	id, _ := url.QueryUnescape(raw)
+	allowed := false
+	if cl, err := h.Clients.Client(ctx, id); err == nil {
+		allowed = cl.Introspection
+	}
+	ir, err := h.Provider.NewIntrospectionRequest(ctx, r, access.NewSession("", "", ""))
+	switch {
+	case errors.Is(err, fosite.ErrRequestUnauthorized), errors.Is(err, fosite.ErrInvalidRequest):
+		h.logFailure(ctx, "introspection refused", err)
+		h.Provider.WriteIntrospectionError(ctx, c.Response(), err)
+	case !allowed:
+		// Checked after authentication, so only a client that proved its secret learns
+		// that it lacks the capability; it learns nothing about the token. (fosite would
+		// turn this error into {"active":false}, so it is written here.)
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return c.JSON(http.StatusForbidden, map[string]string{"error": "access_denied",
+			"error_description": "This client is not allowed to introspect tokens."})
+	case err != nil:
+		h.Provider.WriteIntrospectionError(ctx, c.Response(), err) // inactive: {"active":false}
+	default:
+		h.Provider.WriteIntrospectionResponse(ctx, c.Response(), ir)
+	}
+	return nil
+}
+
+// revoke is RFC 7009 token revocation.
+func (h *Handler) revoke(c echo.Context) error {
+	ctx := c.Request().Context()
+	err := h.Provider.NewRevocationRequest(ctx, c.Request())
+	if err != nil {
+		h.logFailure(ctx, "revocation refused", err)
+	}
+	h.Provider.WriteRevocationResponse(ctx, c.Response(), err)
+	return nil
+}
+
+// logFailure records why fosite refused a request: the error name and hint only, never
+// the form (which can carry secrets and codes).
+func (h *Handler) logFailure(ctx context.Context, msg string, err error) {
+	var rfc *fosite.RFC6749Error
+	if errors.As(err, &rfc) {
+		level := slog.LevelInfo
+		if rfc.CodeField >= http.StatusInternalServerError {
+			level = slog.LevelError
+		}
+		// With the context: the request id joins the line.
+		h.Logger.Log(ctx, level, msg, "error", rfc.ErrorField, "hint", strings.TrimSpace(rfc.HintField), "cause", causeText(rfc))
+		return
+	}
+	h.Logger.ErrorContext(ctx, msg, "error", err.Error())
+}
+
+func causeText(e *fosite.RFC6749Error) string {
+	if c := e.Cause(); c != nil {
+		return c.Error()
+	}
+	return ""
+}

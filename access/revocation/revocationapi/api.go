@@ -1,0 +1,216 @@
+package revocationapi
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/ory/fosite"
+
+	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/httpserver"
+	"github.com/weft-fabric/weft/access/revocation"
+	"github.com/weft-fabric/weft/identity"
+)
+
+// ScopeRevoke lets a client (a SOAR tool) call the revocation API.
+const ScopeRevoke = "weft:revoke"
+
+// Handler serves POST /api/v1/revocations and GET /api/v1/revocations/{id}.
+type Handler struct {
+	Revocations *revocation.Service
+	Tokens      revocation.TokenLookup
+	// Users changes a user's status for "suspend": true (identity.Directory).
+	Users revocation.StatusChanger
+}
+
+// Register mounts the routes.
+func (a *Handler) Register(e *echo.Echo) {
+	e.POST("/api/v1/revocations", a.create)
+	e.GET("/api/v1/revocations/:id", a.get)
+}
+
+type revocationView struct {
+	ID             string              `json:"id"`
+	Selector       revocation.Selector `json:"selector"`
+	Reason         string              `json:"reason"`
+	Suspend        bool                `json:"suspend"`
+	Actor          string              `json:"actor"`
+	IdempotencyKey string              `json:"idempotency_key,omitempty"`
+	Matched        matched             `json:"matched"`
+	Status         string              `json:"status"`
+	CreatedAt      time.Time           `json:"created_at"`
+	Nodes          nodesView           `json:"nodes"`
+	Deliveries     []delivery          `json:"deliveries"`
+}
+
+// nodesView is where the revocation landed inside Weft. Acknowledged and Missing are
+// what the answering node learned while it waited (bounded) before answering; Applied
+// grows as nodes that missed it catch up from the durable log.
+type nodesView struct {
+	Acknowledged []string                     `json:"acknowledged"`
+	Missing      []string                     `json:"missing"`
+	Applied      []revocation.NodeApplication `json:"applied"`
+}
+
+// delivery is one message to a relying party, as the receipt shows it.
+type delivery struct {
+	Kind          string     `json:"kind"`
+	Target        string     `json:"target"`
+	Attempts      int        `json:"attempts"`
+	DeliveredAt   *time.Time `json:"delivered_at"`
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	LastError     string     `json:"last_error,omitempty"`
+	FailedAt      *time.Time `json:"failed_at,omitempty"` // given up for good
+}
+
+type matched struct {
+	Sessions int64 `json:"sessions"`
+	Tokens   int64 `json:"tokens"`
+}
+
+func viewRevocation(r revocation.Record, applied []revocation.NodeApplication) revocationView {
+	v := revocationView{ID: r.ID, Selector: r.Selector, Reason: r.Reason, Suspend: r.Suspend, Actor: r.Actor,
+		IdempotencyKey: r.IdempotencyKey, Matched: matched{r.Sessions, r.Tokens}, CreatedAt: r.CreatedAt,
+		Nodes:      nodesView{Acknowledged: []string{}, Missing: []string{}, Applied: applied},
+		Deliveries: []delivery{}}
+	if v.Nodes.Applied == nil {
+		v.Nodes.Applied = []revocation.NodeApplication{}
+	}
+	if r.Fanout != nil {
+		v.Nodes.Acknowledged, v.Nodes.Missing = r.Fanout.Acknowledged, r.Fanout.Missing
+	}
+	// "applied": durable, and applied on every node that was live when it was
+	// answered; "catching_up": a node that did not acknowledge in time has not
+	// replayed it yet (it serves nothing from memory until it has).
+	v.Status = "applied"
+	for _, n := range v.Nodes.Missing {
+		if !slices.ContainsFunc(v.Nodes.Applied, func(a revocation.NodeApplication) bool { return a.Node == n }) {
+			v.Status = "catching_up"
+		}
+	}
+	return v
+}
+
+// caller authenticates the bearer token and requires weft:revoke; it returns the client.
+func (a *Handler) caller(c echo.Context) (string, error) {
+	tok := fosite.AccessTokenFromRequest(c.Request())
+	if tok == "" {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="weft"`)
+		return "", &httpserver.Problem{Status: http.StatusUnauthorized, Title: "Unauthorized", Detail: "A bearer access token with scope weft:revoke is required."}
+	}
+	use, ar, err := a.Tokens.IntrospectToken(c.Request().Context(), tok, fosite.AccessToken, access.NewSession("", "", ""))
+	if err != nil || use != fosite.AccessToken {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="weft", error="invalid_token"`)
+		return "", &httpserver.Problem{Status: http.StatusUnauthorized, Title: "Unauthorized", Detail: "The access token is invalid, expired or revoked."}
+	}
+	if !ar.GetGrantedScopes().Has(ScopeRevoke) {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="weft", error="insufficient_scope", scope="weft:revoke"`)
+		return "", &httpserver.Problem{Status: http.StatusForbidden, Title: "Forbidden", Detail: "This token lacks the weft:revoke scope."}
+	}
+	return ar.GetClient().GetID(), nil
+}
+
+type revokeRequest struct {
+	Selector *revocation.Selector `json:"selector"`
+	Reason   string               `json:"reason"`
+	Suspend  bool                 `json:"suspend"`
+}
+
+func (a *Handler) create(c echo.Context) error {
+	actor, err := a.caller(c)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(io.LimitReader(c.Request().Body, 64<<10))
+	dec.DisallowUnknownFields()
+	var in revokeRequest
+	if err := dec.Decode(&in); err != nil || in.Selector == nil {
+		return &httpserver.Problem{Status: http.StatusBadRequest, Title: "Invalid request",
+			Detail: `The body must be JSON: {"selector":{"type":"token|session|subject|client","value":"..."},"reason":"...","suspend":false}.`}
+	}
+	ctx, key := c.Request().Context(), c.Request().Header.Get("Idempotency-Key")
+	var (
+		rec      revocation.Record
+		replayed bool
+	)
+	switch {
+	case !in.Suspend:
+		rec, replayed, err = a.Revocations.Revoke(ctx, actor, key, *in.Selector, in.Reason)
+	case strings.TrimSpace(in.Selector.Type) != revocation.SelectSubject:
+		err = &identity.ValidationError{Field: "suspend", Reason: "applies to a subject selector only"}
+	default:
+		rec, replayed, err = a.Revocations.Suspend(ctx, a.Users, actor, key, strings.TrimSpace(in.Selector.Value), in.Reason)
+	}
+	var ve *identity.ValidationError
+	if errors.As(err, &ve) {
+		return &httpserver.Problem{Status: http.StatusBadRequest, Title: "Invalid revocation", Detail: ve.Error()}
+	}
+	if err != nil {
+		return err
+	}
+	if replayed { // the first answer's fan-out was recorded since
+		if rec, err = a.Revocations.Record(c.Request().Context(), rec.ID); err != nil {
+			return err
+		}
+	}
+	v, err := a.receipt(c, rec)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Location", "/api/v1/revocations/"+rec.ID)
+	c.Response().Header().Set("Cache-Control", "no-store")
+	if replayed {
+		return c.JSON(http.StatusOK, v)
+	}
+	return c.JSON(http.StatusCreated, v)
+}
+
+// receipt is the revocation with where it landed: nodes and relying parties.
+func (a *Handler) receipt(c echo.Context, rec revocation.Record) (revocationView, error) {
+	applied, err := a.Revocations.Applications(c.Request().Context(), rec.ID)
+	if err != nil {
+		return revocationView{}, err
+	}
+	msgs, err := a.Revocations.Deliveries(c.Request().Context(), rec.ID)
+	if err != nil {
+		return revocationView{}, err
+	}
+	v := viewRevocation(rec, applied)
+	for _, m := range msgs {
+		d := delivery{Kind: m.Kind, Target: m.Target, Attempts: m.Attempts, DeliveredAt: m.DeliveredAt, LastError: m.LastError,
+			FailedAt: m.FailedAt}
+		// A polled message waits for its receiver, not for a retry; a failed one waits
+		// for nothing.
+		if m.DeliveredAt == nil && m.FailedAt == nil && !m.Pull {
+			next := m.NextAttemptAt
+			d.NextAttemptAt = &next
+		}
+		v.Deliveries = append(v.Deliveries, d)
+	}
+	return v, nil
+}
+
+func (a *Handler) get(c echo.Context) error {
+	if _, err := a.caller(c); err != nil {
+		return err
+	}
+	rec, err := a.Revocations.Record(c.Request().Context(), c.Param("id"))
+	if errors.Is(err, identity.ErrNotFound) {
+		return &httpserver.Problem{Status: http.StatusNotFound, Title: "Not found", Detail: "No such revocation."}
+	}
+	if err != nil {
+		return err
+	}
+	v, err := a.receipt(c, rec)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, v)
+}

@@ -1,0 +1,125 @@
+package revocation
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/weft-fabric/weft/identity"
+)
+
+// The revocation service observes the directory: a status change that takes an account
+// out of service revokes everything the user holds, in the change's own transaction, so
+// that no path (admin API, CLI, weft apply, SCIM) can suspend without revoking, and a
+// refused change (the last administrator) revokes nothing.
+var _ identity.AccountObserver = (*Service)(nil)
+
+// SystemActor names status changes made without an identity.Change in their context.
+const SystemActor = "system"
+
+type keyKey struct{}
+
+// StatusChanged implements identity.AccountObserver. Suspending or deprovisioning ends
+// every login session, deactivates every code and token, queues back-channel logout and
+// session-revoked events, and records a revocation (actor and reason from the
+// context's identity.Change), published to every node once the change commits.
+// Reactivating restores nothing: ended sessions and revoked tokens stay so.
+func (s *Service) StatusChanged(ctx context.Context, u identity.User, from identity.Status) error {
+	if u.Status == identity.StatusActive {
+		return nil
+	}
+	if rev, ok := FromContext(ctx); ok && rev.Selector.Type == SelectSubject && rev.Selector.Value == u.ID {
+		return nil // already inside this subject's revocation
+	}
+	ch, _ := identity.ChangeFrom(ctx)
+	if ch == nil {
+		ch = &identity.Change{}
+	}
+	actor, reason := ch.Actor, ch.Reason
+	if actor == "" {
+		actor = SystemActor
+	}
+	if reason == "" {
+		reason = fmt.Sprintf("user %s (was %s)", u.Status, from)
+	}
+	key, _ := ctx.Value(keyKey{}).(string)
+	rec := s.newRecord(actor, key, Selector{Type: SelectSubject, Value: u.ID}, reason, false)
+	rec.Suspend = true
+	if _, err := s.record(ctx, &subjectTarget{s: s, subject: u.ID}, &rec); err != nil {
+		return err
+	}
+	ch.Txn = rec.ID
+	return nil
+}
+
+// PasswordChanged implements identity.AccountObserver: nothing yet (ending the user's
+// other sessions on a password change is the containment work of the hardening issue).
+func (s *Service) PasswordChanged(context.Context, identity.User) error { return nil }
+
+// StatusChanger changes a user's status (identity.Directory); the change itself
+// revokes, through the observer above.
+type StatusChanger interface {
+	SetStatus(ctx context.Context, id string, st identity.Status) (identity.User, bool, error)
+}
+
+// ChangeStatus sets a user's status as actor, for reason, with also (the admin API's
+// profile edits; may be nil) in the same transaction. It returns the user and, when the
+// change revoked something, the revocation with its receipt.
+func (s *Service) ChangeStatus(ctx context.Context, users StatusChanger, ch identity.Change, userID string, st identity.Status,
+	also func(ctx context.Context) error) (identity.User, *Record, error) {
+	if _, err := identity.ParseStatus(string(st)); err != nil {
+		return identity.User{}, nil, err
+	}
+	var u identity.User
+	err := s.d.Tx.InTx(identity.WithChange(ctx, &ch), func(ctx context.Context) error {
+		if also != nil {
+			if err := also(ctx); err != nil {
+				return err
+			}
+		}
+		var err error
+		u, _, err = users.SetStatus(ctx, userID, st)
+		return err
+	})
+	if err != nil || ch.Txn == "" {
+		return u, nil, err
+	}
+	rec, err := s.d.Store.RevocationByID(ctx, ch.Txn)
+	if err != nil {
+		return u, nil, fmt.Errorf("user %s is %s; reading the revocation's receipt: %w", userID, st, err)
+	}
+	return u, &rec, nil
+}
+
+// Suspend suspends user userID and revokes everything the user holds (the revocation
+// API's "suspend": true), with the idempotency rules of Revoke. A user who is already
+// suspended is revoked again (cheap, and it catches anything left live); a user who is
+// deprovisioned stays so and is revoked again.
+func (s *Service) Suspend(ctx context.Context, users StatusChanger, actor, key, userID, reason string) (Record, bool, error) {
+	sel := Selector{Type: SelectSubject, Value: userID}
+	if err := checkRequest(sel, reason, key); err != nil {
+		return Record{}, false, err
+	}
+	if prev, ok, err := s.replay(ctx, actor, key); ok || err != nil {
+		return prev, ok, err
+	}
+	u, err := s.d.Subjects.UserByID(ctx, userID)
+	if err != nil {
+		return Record{}, false, invalid("suspend", "only a user account can be suspended")
+	}
+	if u.Status != identity.StatusActive {
+		return s.Revoke(ctx, actor, key, sel, reason)
+	}
+	ch := identity.Change{Actor: actor, Reason: reason, Initiator: identity.InitiatorPolicy}
+	err = s.d.Tx.InTx(context.WithValue(identity.WithChange(ctx, &ch), keyKey{}, key), func(ctx context.Context) error {
+		_, _, err := users.SetStatus(ctx, userID, identity.StatusSuspended)
+		return err
+	})
+	if err != nil {
+		return Record{}, false, err
+	}
+	if ch.Txn == "" {
+		return Record{}, false, fmt.Errorf("suspend %s: the status change did not reach the revocation service", userID)
+	}
+	rec, err := s.d.Store.RevocationByID(ctx, ch.Txn)
+	return rec, false, err
+}

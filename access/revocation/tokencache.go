@@ -1,0 +1,282 @@
+package revocation
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/oauth"
+)
+
+// TokenCache keeps access-token lookups in memory so that steady-state introspection and
+// userinfo do not query SQL. It decorates the token storage and never trades a
+// revocation for speed:
+//
+//   - Whatever revokes, deletes or rotates a token through it becomes a Event,
+//     published after the write commits (through the Fanout, to every node), and
+//     applied here before the caller gets its answer.
+//   - Events from other nodes (Apply) drop the cached lookups they reach. A lookup that
+//     was reading the database while an event arrived is checked against that event
+//     before it is cached, so a read from before a revocation is never kept after it.
+//   - Cached active lookups are served only while the node is fresh on the bus (its
+//     lease: it has applied everything published until a moment ago). Otherwise every
+//     lookup goes to the database, which holds the truth.
+//   - Inactive lookups are cached too: a token never becomes active again, so a revoked
+//     token replayed at a node costs no database query after the first.
+type TokenCache struct {
+	access.TokenStorage
+	ttl time.Duration
+	max int
+
+	fresh   func() bool                               // nil: always fresh (one node)
+	publish func(ctx context.Context, ev Event) error // nil: apply here only
+
+	mu       sync.Mutex
+	gen      uint64     // advanced by every applied event
+	recent   []genEvent // the last events applied, oldest first
+	entries  map[string]cachedToken
+	inactive map[string]cachedToken
+}
+
+// recentEvents bounds how far back a lookup that raced events can be revalidated;
+// beyond it the lookup is simply not cached.
+const recentEvents = 256
+
+type genEvent struct {
+	gen uint64
+	ev  Event
+}
+
+type cachedToken struct {
+	req     *fosite.Request
+	err     error // for inactive entries: what the store answered
+	gen     uint64
+	expires time.Time
+	// What revocation events are matched against.
+	requestID, sid, subject, clientID string
+}
+
+// NewTokenCache wraps store, keeping each lookup at most ttl and at most max entries
+// (of each kind).
+func NewTokenCache(store access.TokenStorage, ttl time.Duration, max int) *TokenCache {
+	return &TokenCache{TokenStorage: store, ttl: ttl, max: max,
+		entries: map[string]cachedToken{}, inactive: map[string]cachedToken{}}
+}
+
+// Attach connects the cache to the node's fan-out: its invalidations are published to
+// every node, and cached lookups are served only while fresh says so.
+func (c *TokenCache) Attach(fresh func() bool, publish func(ctx context.Context, ev Event) error) {
+	c.fresh, c.publish = fresh, publish
+}
+
+// GetAccessTokenSession serves from memory when it can. Unknown and failed lookups are
+// never cached.
+func (c *TokenCache) GetAccessTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	now := time.Now()
+	fresh := c.fresh == nil || c.fresh()
+	c.mu.Lock()
+	if e, ok := c.inactive[signature]; ok && now.Before(e.expires) {
+		c.mu.Unlock()
+		return cloneRequest(e.req), e.err
+	}
+	gen := c.gen
+	if e, ok := c.entries[signature]; ok && fresh && now.Before(e.expires) {
+		if c.revalidate(signature, &e) {
+			c.entries[signature] = e
+			c.mu.Unlock()
+			return cloneRequest(e.req), nil
+		}
+		delete(c.entries, signature)
+	}
+	c.mu.Unlock()
+
+	req, err := c.TokenStorage.GetAccessTokenSession(ctx, signature, session)
+	r, ok := req.(*fosite.Request)
+	switch {
+	case !ok || r.GetSession() == nil:
+		return req, err
+	case err != nil && !errors.Is(err, fosite.ErrInactiveToken):
+		return req, err
+	}
+	e := entryFor(r, gen, now, c.ttl)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		e.err = err
+		put(c.inactive, signature, e, c.max)
+		return req, err
+	}
+	// Tagged with the generation read before the database: an event applied meanwhile
+	// may have revoked what the read returned.
+	if fresh && c.revalidate(signature, &e) {
+		put(c.entries, signature, e, c.max)
+	}
+	return req, nil
+}
+
+// entryFor describes r for the cache; it expires with the token or after ttl.
+func entryFor(r *fosite.Request, gen uint64, now time.Time, ttl time.Duration) cachedToken {
+	e := cachedToken{req: cloneRequest(r), gen: gen, expires: now.Add(ttl), requestID: r.GetID()}
+	if te := r.GetSession().GetExpiresAt(fosite.AccessToken); !te.IsZero() && te.Before(e.expires) {
+		e.expires = te
+	}
+	e.subject = r.GetSession().GetSubject()
+	if s, ok := r.GetSession().(*access.Session); ok {
+		e.sid = s.SID
+	}
+	if cl := r.GetClient(); cl != nil {
+		e.clientID = cl.GetID()
+	}
+	return e
+}
+
+func put(m map[string]cachedToken, k string, e cachedToken, max int) {
+	if len(m) >= max {
+		clear(m)
+	}
+	m[k] = e
+}
+
+// revalidate reports whether e, read under generation e.gen, is still good now, and
+// moves it to the current generation. c.mu is held.
+func (c *TokenCache) revalidate(signature string, e *cachedToken) bool {
+	if e.gen == c.gen {
+		return true
+	}
+	if len(c.recent) == 0 || c.recent[0].gen > e.gen+1 {
+		return false // events it missed are no longer known
+	}
+	for _, g := range c.recent {
+		if g.gen > e.gen && g.ev.matches(signature, e.requestID, e.sid, e.subject, e.clientID) {
+			return false
+		}
+	}
+	e.gen = c.gen
+	return true
+}
+
+// Apply drops every cached lookup ev reaches. Only active lookups are dropped: an
+// event names grants, sessions or subjects, which may since hold new valid tokens.
+func (c *TokenCache) Apply(ev Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	if ev.All {
+		clear(c.entries)
+	} else {
+		for sig, e := range c.entries {
+			if ev.matches(sig, e.requestID, e.sid, e.subject, e.clientID) {
+				delete(c.entries, sig)
+			}
+		}
+	}
+	if len(c.recent) == recentEvents {
+		c.recent = append(c.recent[:0], c.recent[1:]...)
+	}
+	c.recent = append(c.recent, genEvent{gen: c.gen, ev: ev})
+}
+
+// cloneRequest copies the request and its session, so that callers mutating what they
+// got (fosite sets fields on sessions) never touch the cached copy.
+func cloneRequest(r *fosite.Request) *fosite.Request {
+	cp := *r
+	if s := r.GetSession(); s != nil {
+		cp.Session = s.Clone()
+	}
+	return &cp
+}
+
+// pendingKey carries the events of a transaction until it commits.
+type pendingKey struct{}
+
+type pendingEvents struct {
+	mu  sync.Mutex
+	evs []Event
+}
+
+// invalidated publishes ev after a write, or, inside a transaction, when it commits:
+// before that, other readers still see the old state and a node could cache it again.
+func (c *TokenCache) invalidated(ctx context.Context, ev Event, err error) error {
+	if p, ok := ctx.Value(pendingKey{}).(*pendingEvents); ok {
+		p.mu.Lock()
+		p.evs = append(p.evs, ev)
+		p.mu.Unlock()
+		return err
+	}
+	return errors.Join(err, c.send(ctx, ev))
+}
+
+func (c *TokenCache) send(ctx context.Context, ev Event) error {
+	if c.publish == nil {
+		c.Apply(ev)
+		return nil
+	}
+	return c.publish(ctx, ev)
+}
+
+// BeginTX starts the storage's transaction and collects its invalidations.
+func (c *TokenCache) BeginTX(ctx context.Context) (context.Context, error) {
+	tctx, err := c.TokenStorage.BeginTX(ctx)
+	if err != nil {
+		return tctx, err
+	}
+	return context.WithValue(tctx, pendingKey{}, &pendingEvents{}), nil
+}
+
+// Commit commits, then publishes what the transaction revoked.
+func (c *TokenCache) Commit(ctx context.Context) error {
+	if err := c.TokenStorage.Commit(ctx); err != nil {
+		return err
+	}
+	p, ok := ctx.Value(pendingKey{}).(*pendingEvents)
+	if !ok {
+		return nil
+	}
+	p.mu.Lock()
+	evs := p.evs
+	p.evs = nil
+	p.mu.Unlock()
+	var errs []error
+	ctx = context.WithValue(ctx, pendingKey{}, nil)
+	for _, ev := range evs {
+		errs = append(errs, c.send(ctx, ev))
+	}
+	return errors.Join(errs...)
+}
+
+// DeleteAccessTokenSession deletes, then invalidates.
+func (c *TokenCache) DeleteAccessTokenSession(ctx context.Context, signature string) error {
+	err := c.TokenStorage.DeleteAccessTokenSession(ctx, signature)
+	return c.invalidated(ctx, Event{Signatures: []string{signature}}, err)
+}
+
+// RevokeAccessToken revokes, then invalidates.
+func (c *TokenCache) RevokeAccessToken(ctx context.Context, requestID string) error {
+	err := c.TokenStorage.RevokeAccessToken(ctx, requestID)
+	return c.invalidated(ctx, Event{RequestIDs: []string{requestID}}, err)
+}
+
+// RevokeRefreshToken invalidates too: the store may revoke the grant's access tokens with it.
+func (c *TokenCache) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	err := c.TokenStorage.RevokeRefreshToken(ctx, requestID)
+	return c.invalidated(ctx, Event{RequestIDs: []string{requestID}}, err)
+}
+
+// RotateRefreshToken invalidates too: rotation deactivates the grant's access tokens.
+func (c *TokenCache) RotateRefreshToken(ctx context.Context, requestID, refreshSignature string) error {
+	err := c.TokenStorage.RotateRefreshToken(ctx, requestID, refreshSignature)
+	return c.invalidated(ctx, Event{RequestIDs: []string{requestID}}, err)
+}
+
+// RevokeBySessionID revokes by login session, then invalidates.
+func (c *TokenCache) RevokeBySessionID(ctx context.Context, sid string) (int64, error) {
+	r, ok := c.TokenStorage.(oauth.SessionRevoker)
+	if !ok {
+		return 0, errors.New("token storage cannot revoke by session")
+	}
+	n, err := r.RevokeBySessionID(ctx, sid)
+	return n, c.invalidated(ctx, Event{SIDs: []string{sid}}, err)
+}

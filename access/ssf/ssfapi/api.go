@@ -1,0 +1,290 @@
+package ssfapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/weft-fabric/weft/access/ssf"
+	"github.com/weft-fabric/weft/identity"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/gate"
+	"github.com/weft-fabric/weft/access/httpserver"
+	"github.com/weft-fabric/weft/access/revocation"
+)
+
+// Handler serves SSF discovery, stream management and polling.
+type Handler struct {
+	Transmitter *ssf.Transmitter
+	Tokens      revocation.TokenLookup
+}
+
+// Register mounts the routes.
+func (h *Handler) Register(e *echo.Echo) {
+	e.GET(ssf.PathConfiguration, h.configuration)
+	e.POST(ssf.PathStream, h.create)
+	e.GET(ssf.PathStream, h.read)
+	e.PATCH(ssf.PathStream, h.update)
+	e.PUT(ssf.PathStream, h.replace)
+	e.DELETE(ssf.PathStream, h.delete)
+	e.GET(ssf.PathStatus, h.status)
+	e.POST(ssf.PathStatus, h.setStatus)
+	e.POST(ssf.PathVerify, h.verify)
+	e.POST(ssf.PathPoll+":id", h.poll)
+}
+
+type authScheme struct {
+	SpecURN string `json:"spec_urn"`
+}
+
+// configuration is the Transmitter Configuration Metadata (SSF 1.0 section 7.1).
+type configuration struct {
+	SpecVersion              string       `json:"spec_version"`
+	Issuer                   string       `json:"issuer"`
+	JWKSURI                  string       `json:"jwks_uri"`
+	DeliveryMethodsSupported []string     `json:"delivery_methods_supported"`
+	ConfigurationEndpoint    string       `json:"configuration_endpoint"`
+	StatusEndpoint           string       `json:"status_endpoint"`
+	VerificationEndpoint     string       `json:"verification_endpoint"`
+	AuthorizationSchemes     []authScheme `json:"authorization_schemes"`
+	// DefaultSubjects ALL: every stream receives events about every subject, so
+	// there are no add/remove subject endpoints.
+	DefaultSubjects string `json:"default_subjects"`
+}
+
+func (h *Handler) configuration(c echo.Context) error {
+	iss := h.Transmitter.Issuer
+	c.Response().Header().Set("Cache-Control", "public, max-age=300")
+	return c.JSON(http.StatusOK, configuration{
+		SpecVersion: ssf.SpecVersion, Issuer: iss, JWKSURI: iss + access.PathJWKS,
+		DeliveryMethodsSupported: []string{ssf.MethodPush, ssf.MethodPoll},
+		ConfigurationEndpoint:    iss + ssf.PathStream, StatusEndpoint: iss + ssf.PathStatus, VerificationEndpoint: iss + ssf.PathVerify,
+		AuthorizationSchemes: []authScheme{{SpecURN: "urn:ietf:rfc:6749"}}, DefaultSubjects: "ALL",
+	})
+}
+
+type deliveryView struct {
+	Method      string `json:"method"`
+	EndpointURL string `json:"endpoint_url"`
+}
+
+type streamView struct {
+	StreamID        string       `json:"stream_id"`
+	Iss             string       `json:"iss"`
+	Aud             string       `json:"aud"`
+	Delivery        deliveryView `json:"delivery"`
+	EventsSupported []string     `json:"events_supported"`
+	EventsRequested []string     `json:"events_requested"`
+	EventsDelivered []string     `json:"events_delivered"`
+	Description     string       `json:"description,omitempty"`
+}
+
+func (h *Handler) view(s ssf.Stream) streamView {
+	return streamView{StreamID: s.ID, Iss: h.Transmitter.Issuer, Aud: s.ClientID,
+		Delivery:        deliveryView{Method: s.Method, EndpointURL: h.Transmitter.Target(s)},
+		EventsSupported: ssf.Supported, EventsRequested: s.EventsRequested, EventsDelivered: s.Delivered(), Description: s.Description}
+}
+
+type statusView struct {
+	StreamID string `json:"stream_id"`
+	Status   string `json:"status"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// decode reads one JSON object into v, refusing unknown members, trailing data and
+// bodies over 64 KiB.
+func decode(c echo.Context, v any) error {
+	body, err := io.ReadAll(io.LimitReader(c.Request().Body, 64<<10+1))
+	if err != nil || len(body) > 64<<10 {
+		return &httpserver.Problem{Status: http.StatusBadRequest, Title: "Invalid request", Detail: "The body must be a JSON object of at most 64 KiB."}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return &httpserver.Problem{Status: http.StatusBadRequest, Title: "Invalid request", Detail: "The body is not valid JSON for this endpoint: " + err.Error()}
+	}
+	if dec.More() {
+		return &httpserver.Problem{Status: http.StatusBadRequest, Title: "Invalid request", Detail: "The body must hold one JSON object."}
+	}
+	return nil
+}
+
+var errNoStream = &httpserver.Problem{Status: http.StatusNotFound, Title: "Not found", Detail: "No such stream."}
+
+// answer maps a missing (or another client's) stream to one 404 that does not say
+// which, and passes other errors to the server's error handler.
+func answer(err error) error {
+	if errors.Is(err, identity.ErrNotFound) {
+		return errNoStream
+	}
+	return err
+}
+
+func (h *Handler) caller(c echo.Context) (string, error) {
+	return gate.BearerClient(c, h.Tokens, ssf.Scope)
+}
+
+func (h *Handler) create(c echo.Context) error {
+	client, err := h.caller(c)
+	if err != nil {
+		return err
+	}
+	var in ssf.StreamConfig
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	s, err := h.Transmitter.CreateStream(c.Request().Context(), client, in)
+	if err != nil {
+		return answer(err)
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusCreated, h.view(s))
+}
+
+func (h *Handler) read(c echo.Context) error {
+	client, err := h.caller(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	c.Response().Header().Set("Cache-Control", "no-store")
+	if id := c.QueryParam("stream_id"); id != "" {
+		s, err := h.Transmitter.Streams.Stream(ctx, client, id)
+		if err != nil {
+			return answer(err)
+		}
+		return c.JSON(http.StatusOK, h.view(s))
+	}
+	all, err := h.Transmitter.Streams.Streams(ctx, client)
+	if err != nil {
+		return err
+	}
+	out := make([]streamView, 0, len(all))
+	for _, s := range all {
+		out = append(out, h.view(s))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (h *Handler) update(c echo.Context) error  { return h.change(c, false) }
+func (h *Handler) replace(c echo.Context) error { return h.change(c, true) }
+
+func (h *Handler) change(c echo.Context, replace bool) error {
+	client, err := h.caller(c)
+	if err != nil {
+		return err
+	}
+	var in ssf.StreamConfig
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	s, err := h.Transmitter.UpdateStream(c.Request().Context(), client, in, replace)
+	if err != nil {
+		return answer(err)
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, h.view(s))
+}
+
+func (h *Handler) delete(c echo.Context) error {
+	client, err := h.caller(c)
+	if err != nil {
+		return err
+	}
+	id := c.QueryParam("stream_id")
+	if id == "" {
+		return invalid("stream_id", "is required")
+	}
+	if err := h.Transmitter.DeleteStream(c.Request().Context(), client, id); err != nil {
+		return answer(err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (h *Handler) status(c echo.Context) error {
+	client, err := h.caller(c)
+	if err != nil {
+		return err
+	}
+	id := c.QueryParam("stream_id")
+	if id == "" {
+		return invalid("stream_id", "is required")
+	}
+	s, err := h.Transmitter.Streams.Stream(c.Request().Context(), client, id)
+	if err != nil {
+		return answer(err)
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, statusView{StreamID: s.ID, Status: s.Status, Reason: s.StatusReason})
+}
+
+func (h *Handler) setStatus(c echo.Context) error {
+	client, err := h.caller(c)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		StreamID string `json:"stream_id"`
+		Status   string `json:"status"`
+		Reason   string `json:"reason"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	if in.StreamID == "" {
+		return invalid("stream_id", "is required")
+	}
+	s, err := h.Transmitter.SetStatus(c.Request().Context(), client, in.StreamID, in.Status, in.Reason)
+	if err != nil {
+		return answer(err)
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, statusView{StreamID: s.ID, Status: s.Status, Reason: s.StatusReason})
+}
+
+func (h *Handler) verify(c echo.Context) error {
+	client, err := h.caller(c)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		StreamID string `json:"stream_id"`
+		State    string `json:"state"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	if in.StreamID == "" {
+		return invalid("stream_id", "is required")
+	}
+	if err := h.Transmitter.Verify(c.Request().Context(), client, in.StreamID, in.State); err != nil {
+		return answer(err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (h *Handler) poll(c echo.Context) error {
+	client, err := h.caller(c)
+	if err != nil {
+		return err
+	}
+	var in ssf.PollRequest
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	resp, err := h.Transmitter.Poll(c.Request().Context(), client, c.Param("id"), in)
+	if err != nil {
+		return answer(err)
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, resp)
+}
+
+func invalid(field, reason string) error {
+	return &identity.ValidationError{Field: field, Reason: reason}
+}

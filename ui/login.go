@@ -2,13 +2,13 @@ package ui
 
 import (
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/httpserver"
 	"github.com/weft-fabric/weft/identity"
 )
 
@@ -62,7 +62,8 @@ func (p *Pages) login(c echo.Context) error {
 		return renderError(c, http.StatusBadRequest, "This sign-in link is not valid. Start again from the application.")
 	}
 	username := r.PostFormValue("username")
-	ip := clientIP(r)
+	client := httpserver.ClientInfo(c, p.Cookies.DeviceCookieName())
+	ip := client.IP
 	if !p.Limiter.Allow(ip, username) {
 		return render(c, http.StatusTooManyRequests, "login.html",
 			p.loginView(c, next, username, "Too many attempts. Wait a minute and try again."))
@@ -76,22 +77,14 @@ func (p *Pages) login(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// Device, not client.DeviceID: a first login must also set the cookie. Both read
+	// the same cookie by the same rule, so they agree whenever the browser has one.
 	device := p.Cookies.Device(c.Response(), r)
-	ls, cookie, err := p.Sessions.Start(ctx, user, []string{"pwd"}, acrPassword, ip, r.UserAgent(), device)
+	ls, cookie, err := p.Sessions.Start(ctx, user, []string{"pwd"}, acrPassword, ip, client.UserAgent, device)
 	if err != nil {
 		return err
 	}
 	p.Cookies.SetSession(c.Response(), cookie, ls.ExpiresAt)
 	p.Logger.InfoContext(ctx, "login", "user_id", user.ID, "sid", ls.ID, "ip", ip)
 	return c.Redirect(http.StatusSeeOther, next)
-}
-
-// clientIP is the TCP peer; forwarded headers are trusted only when an operator
-// configures proxies (the echo IP extractor set in httpserver).
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

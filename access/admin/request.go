@@ -1,16 +1,12 @@
 package admin
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"net/url"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,73 +38,17 @@ func renameField(err error, from, to string) error {
 	return err
 }
 
-// decode reads a JSON object into v: application/json only, at most 1 MiB, no unknown
-// fields, nothing after the object. Bad input is a *httpserver.Problem or, when a
-// field is to blame, a *identity.ValidationError.
+// decode reads a JSON object into v with httpserver.DecodeJSON (application/json
+// only, at most 1 MiB, no unknown fields, nothing after the object). A field to
+// blame becomes a *identity.ValidationError, which renderValidation shows like
+// every other invalid field of this API; other bad input is a *httpserver.Problem.
 func decode(c echo.Context, v any) error {
-	r := c.Request()
-	if mt, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType)); err != nil || mt != echo.MIMEApplicationJSON {
-		return &httpserver.Problem{Status: http.StatusUnsupportedMediaType, Title: "Unsupported Media Type",
-			Detail: "the request body must be application/json"}
+	err := httpserver.DecodeJSON(c, v, maxBodyBytes)
+	var fe *httpserver.FieldError
+	if errors.As(err, &fe) {
+		return invalid(fe.Field, fe.Reason)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, maxBodyBytes))
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return &httpserver.Problem{Status: http.StatusRequestEntityTooLarge, Title: "Content Too Large",
-			Detail: fmt.Sprintf("the request body must be at most %d bytes", maxBodyBytes)}
-	}
-	if err != nil {
-		return badRequest("the request body could not be read")
-	}
-	body = bytes.TrimLeft(body, " \t\r\n")
-	if len(body) == 0 || body[0] != '{' {
-		return badRequest("the request body must be a JSON object")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return badRequest("the request body must hold exactly one JSON object")
-	}
-	return nil
-}
-
-func decodeError(err error) error {
-	var (
-		syntax *json.SyntaxError
-		typ    *json.UnmarshalTypeError
-	)
-	switch {
-	case errors.As(err, &syntax):
-		return badRequest(fmt.Sprintf("malformed JSON at byte %d", syntax.Offset))
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return badRequest("malformed JSON: the body ends too early")
-	case errors.As(err, &typ) && typ.Field != "":
-		return invalid(typ.Field, "must be "+jsonKind(typ.Type.Kind()))
-	case strings.HasPrefix(err.Error(), `json: unknown field "`):
-		// encoding/json has no typed error for this; its message is stable API.
-		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		return invalid(name, "is not a known field")
-	}
-	return badRequest("the request body does not match the expected JSON object")
-}
-
-func jsonKind(k reflect.Kind) string {
-	switch k {
-	case reflect.String, reflect.Pointer: // the API's pointers are optional strings
-		return "a string"
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Slice:
-		return "an array of strings"
-	}
-	return "of another type"
-}
-
-func badRequest(detail string) error {
-	return &httpserver.Problem{Status: http.StatusBadRequest, Title: "Invalid request", Detail: detail}
+	return err
 }
 
 // fieldProblem is an RFC 9457 problem with the extension member "field", naming the

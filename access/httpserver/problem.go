@@ -66,7 +66,7 @@ func errorHandler(logger *slog.Logger, mappings []ErrorMapping) echo.HTTPErrorHa
 
 		p, logCause := problemFor(err, mappings)
 		if p.Status < 400 || p.Status > 599 {
-			p.Status, p.Title, p.Detail = http.StatusInternalServerError, http.StatusText(http.StatusInternalServerError), ""
+			p = problemBody{Problem: generic()}
 			logCause = true
 		}
 		p.RequestID = RequestID(ctx)
@@ -95,9 +95,28 @@ func errorHandler(logger *slog.Logger, mappings []ErrorMapping) echo.HTTPErrorHa
 	}
 }
 
-// problemFor builds the problem for err (a copy: a *Problem may be a shared
+// problemBody is the rendered problem: Field is the extension member naming
+// the request field to blame, as the admin API's problems do.
+type problemBody struct {
+	Problem
+	Field string `json:"field,omitempty"`
+}
+
+// problemFor builds the problem for err and says whether the cause should be
+// logged. A *FieldError (a JSON body DecodeJSON blamed on one field) is a 400
+// naming the field; everything else is up to problemOf.
+func problemFor(err error, mappings []ErrorMapping) (problemBody, bool) {
+	var fe *FieldError
+	if !errors.Is(err, errRecovered) && errors.As(err, &fe) {
+		return problemBody{Problem: *badRequest(fe.Error()), Field: fe.Field}, false
+	}
+	p, logCause := problemOf(err, mappings)
+	return problemBody{Problem: p}, logCause
+}
+
+// problemOf builds the problem for err (a copy: a *Problem may be a shared
 // value) and says whether the cause should be logged.
-func problemFor(err error, mappings []ErrorMapping) (p Problem, logCause bool) {
+func problemOf(err error, mappings []ErrorMapping) (p Problem, logCause bool) {
 	if errors.Is(err, errRecovered) {
 		return generic(), false
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 
 	"github.com/labstack/echo/v4"
@@ -38,6 +39,10 @@ type Options struct {
 	Errors []ErrorMapping
 	// Version is reported by /healthz.
 	Version string
+	// TrustedProxies are the reverse proxies whose Forwarded and
+	// X-Forwarded-For headers are believed (see ClientInfo). Empty: none, the
+	// client is always the TCP peer.
+	TrustedProxies []netip.Prefix
 }
 
 // Routes served by every Weft node.
@@ -64,10 +69,10 @@ func New(o Options) *echo.Echo {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
-	// Use the TCP peer address: X-Forwarded-For is trivially spoofed and the
-	// client IP feeds risk scoring. Behind known proxies, cmd replaces this with
-	// echo.ExtractIPFromXFFHeader(echo.TrustIPRange(...)).
-	e.IPExtractor = echo.ExtractIPDirect()
+	// The client IP feeds risk scoring, rate limits and audit, and forwarding
+	// headers are trivially spoofed: they are read only from TrustedProxies.
+	// c.RealIP() and ClientInfo both go through this.
+	e.IPExtractor = ipExtractor(o.TrustedProxies)
 	// http.Server errors (TLS handshakes, accept failures) go to our logger;
 	// Serve uses e.StdLogger as ErrorLog.
 	e.StdLogger = slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn)

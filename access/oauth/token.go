@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/ory/fosite"
 	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/httpserver"
 )
 
 // token is the token endpoint. For client_credentials the subject is the client itself
@@ -100,7 +101,8 @@ func (h *Handler) securityEvent(ctx context.Context, c echo.Context, err error) 
 			"security_event", event, "client_id", client)
 	}
 	if event != "" {
-		if aerr := h.Audit.Record(ctx, "security."+event, client, client, map[string]any{"ip": c.RealIP()}); aerr != nil {
+		// Clients call the token endpoint from servers, not browsers: no device cookie.
+		if aerr := h.Audit.Record(ctx, "security."+event, client, client, map[string]any{"ip": httpserver.ClientInfo(c, "").IP}); aerr != nil {
 			h.Logger.ErrorContext(ctx, "writing the audit log failed", "error", aerr.Error())
 		}
 	}

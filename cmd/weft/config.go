@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -30,6 +31,7 @@ import (
 // settings, which gives its key, variable, flag, default and meaning.
 type Config struct {
 	Listen                 string
+	TrustedProxies         string // comma-separated IPs and CIDR prefixes; see trustedProxies
 	Issuer                 string
 	DataDir                string
 	DatabaseURL            string // empty: embedded SQLite file weft.db in DataDir
@@ -69,6 +71,8 @@ type setting struct {
 var settings = []setting{
 	{"listen", "WEFT_LISTEN", "listen", "127.0.0.1:8080",
 		"TCP address to serve HTTP on, host:port; an empty host listens on all interfaces"},
+	{"trusted_proxies", "WEFT_TRUSTED_PROXIES", "trusted-proxies", "",
+		"Reverse proxies whose Forwarded and X-Forwarded-For headers name the client: comma-separated IPs or CIDR prefixes (IPv4 or IPv6); empty trusts none and the client is the TCP peer"},
 	{"issuer", "WEFT_ISSUER", "issuer", "http://localhost:8080",
 		"Public base URL, the OpenID Connect issuer: https (http only on loopback), no query, no trailing slash"},
 	{"data_dir", "WEFT_DATA_DIR", "data-dir", "./weft-data",
@@ -125,6 +129,8 @@ func (c *Config) ref(key string) any {
 	switch key {
 	case "listen":
 		return &c.Listen
+	case "trusted_proxies":
+		return &c.TrustedProxies
 	case "issuer":
 		return &c.Issuer
 	case "data_dir":
@@ -533,6 +539,9 @@ func (c Config) Validate() error {
 	if p := checkListen(c.Listen); p != "" {
 		bad("listen", p)
 	}
+	if _, p := parseTrustedProxies(c.TrustedProxies); p != "" {
+		bad("trusted_proxies", p)
+	}
 	if p := checkIssuer(c.Issuer); p != "" {
 		bad("issuer", p)
 	}
@@ -630,6 +639,56 @@ func checkListen(s string) string {
 		return "port must be a number from 0 to 65535"
 	}
 	return ""
+}
+
+// trustedProxies returns the parsed trusted_proxies of a validated Config.
+func (c Config) trustedProxies() []netip.Prefix {
+	ps, _ := parseTrustedProxies(c.TrustedProxies) // Validate refused any problem
+	return ps
+}
+
+// parseTrustedProxies parses trusted_proxies, a comma-separated list of IP addresses
+// and CIDR prefixes, and returns the problem with the first bad entry, named. It is
+// strict because a loose entry widens who may choose the client IP that risk
+// scoring, rate limits and the audit log rely on: "10.0.0.1/8" (host bits set) is
+// refused rather than read as 10.0.0.0/8, and a /0 is refused outright.
+func parseTrustedProxies(s string) ([]netip.Prefix, string) {
+	if strings.TrimSpace(s) == "" {
+		return nil, ""
+	}
+	var out []netip.Prefix
+	for entry := range strings.SplitSeq(s, ",") {
+		e := strings.TrimSpace(entry)
+		if e == "" {
+			return nil, "has an empty entry; separate IPs and CIDR prefixes with single commas"
+		}
+		var p netip.Prefix
+		if strings.Contains(e, "/") {
+			var err error
+			if p, err = netip.ParsePrefix(e); err != nil {
+				return nil, fmt.Sprintf("entry %q is not a CIDR prefix such as 10.0.0.0/8 or 2001:db8::/32", e)
+			}
+			if p != p.Masked() {
+				return nil, fmt.Sprintf("entry %q has bits set past the prefix length: write %s, or %s for the one address",
+					e, p.Masked(), netip.PrefixFrom(p.Addr(), p.Addr().BitLen()))
+			}
+		} else {
+			a, err := netip.ParseAddr(e)
+			if err != nil || a.Zone() != "" {
+				return nil, fmt.Sprintf("entry %q is not an IP address or CIDR prefix", e)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		switch {
+		case p.Addr().Is4In6():
+			// Peers are compared unmapped, so a mapped entry would never match.
+			return nil, fmt.Sprintf("entry %q is an IPv4-mapped IPv6 address; write it in IPv4 form", e)
+		case p.Bits() == 0:
+			return nil, fmt.Sprintf("entry %q trusts every address, which would let any client choose its IP", e)
+		}
+		out = append(out, p)
+	}
+	return out, ""
 }
 
 // checkIssuer applies OpenID Connect Discovery 1.0 section 3: the issuer is an https URL

@@ -199,6 +199,27 @@ func TestLoadConfig_Precedence(t *testing.T) {
 			},
 		},
 		{
+			name:  "trusted proxies by flag over env",
+			env:   []string{"WEFT_TRUSTED_PROXIES=192.0.2.1"},
+			flags: []string{"--trusted-proxies", " 10.0.0.0/8 , 192.0.2.10,2001:db8::/32 "},
+			check: func(c Config) error {
+				got := fmt.Sprint(c.trustedProxies())
+				return expect(got == "[10.0.0.0/8 192.0.2.10/32 2001:db8::/32]", c)
+			},
+		},
+		{
+			name: "trusted proxies from the file",
+			file: "trusted_proxies: 2001:db8::1\n",
+			check: func(c Config) error {
+				return expect(fmt.Sprint(c.trustedProxies()) == "[2001:db8::1/128]", c)
+			},
+		},
+		{
+			name:  "no trusted proxies",
+			env:   []string{"WEFT_TRUSTED_PROXIES= "},
+			check: func(c Config) error { return expect(c.trustedProxies() == nil, c) },
+		},
+		{
 			name: "YAML null and quoted values",
 			file: "database_url:\nlisten: \"[::1]:8443\"\nissuer: 'http://[::1]:8443'\n",
 			check: func(c Config) error {
@@ -302,6 +323,16 @@ func TestLoadConfig_Invalid(t *testing.T) {
 		{"WEFT_ARGON2_THREADS=0", "must be from 1 to 64"},
 		{"WEFT_ARGON2_THREADS=65", "must be from 1 to 64"},
 		{"WEFT_ARGON2_THREADS=256", "must be an integer from 0 to 255"},
+		{"WEFT_TRUSTED_PROXIES=10.0.0.1,proxy.internal", `entry "proxy.internal" is not an IP address or CIDR prefix`},
+		{"WEFT_TRUSTED_PROXIES=10.0.0.0/33", `entry "10.0.0.0/33" is not a CIDR prefix`},
+		{"WEFT_TRUSTED_PROXIES=10.0.0.1/8", `entry "10.0.0.1/8" has bits set past the prefix length: write 10.0.0.0/8, or 10.0.0.1/32 for the one address`},
+		{"WEFT_TRUSTED_PROXIES=2001:db8::1/32", `write 2001:db8::/32, or 2001:db8::1/128`},
+		{"WEFT_TRUSTED_PROXIES=10.0.0.1,,10.0.0.2", "has an empty entry"},
+		{"WEFT_TRUSTED_PROXIES=10.0.0.1,", "has an empty entry"},
+		{"WEFT_TRUSTED_PROXIES=0.0.0.0/0", `entry "0.0.0.0/0" trusts every address`},
+		{"WEFT_TRUSTED_PROXIES=::/0", `entry "::/0" trusts every address`},
+		{"WEFT_TRUSTED_PROXIES=::ffff:10.0.0.1", "IPv4-mapped IPv6 address; write it in IPv4 form"},
+		{"WEFT_TRUSTED_PROXIES=fe80::1%eth0", `entry "fe80::1%eth0" is not an IP address or CIDR prefix`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.env, func(t *testing.T) {

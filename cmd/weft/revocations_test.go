@@ -80,10 +80,28 @@ func TestRevocationAPI(t *testing.T) {
 				`{"selector":{"type":"client","value":"demo-m2m"},"reason":"x","suspend":true}`,
 				`{"selector":{"type":"subject","value":"` + aliceID + `"}}`,
 				`{"selector":{"type":"subject","value":"` + aliceID + `"},"reason":"x","extra":1}`,
+				// Trailing data once slipped past this endpoint's decoder: a second parser
+				// could read another request out of the same body.
+				`{"selector":{"type":"subject","value":"` + aliceID + `"},"reason":"x"}{"extra":1}`,
+				`{"selector":{"type":"client","value":"demo-m2m"},"reason":"x"} trailing`,
 				`not json`,
 			} {
 				if code, out, hdr := post(soar, "", body); code != 400 || hdr.Get("Content-Type") != "application/problem+json" {
 					t.Fatalf("%s: %d %v", body, code, out)
+				}
+			}
+			for _, ctype := range []string{"", "text/plain", "application/x-www-form-urlencoded"} {
+				req, _ := http.NewRequest(http.MethodPost, api, strings.NewReader(`{"selector":{"type":"subject","value":"`+aliceID+`"},"reason":"x"}`))
+				if ctype != "" {
+					req.Header.Set("Content-Type", ctype)
+				}
+				req.Header.Set("Authorization", "Bearer "+soar)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if readAll(t, resp); resp.StatusCode != http.StatusUnsupportedMediaType {
+					t.Fatalf("Content-Type %q: %d", ctype, resp.StatusCode)
 				}
 			}
 			if !o.active(alice.AccessToken) || !o.active(m2m) {

@@ -83,6 +83,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Add
 		Checks:   checks,
 		Ready:    busReady,
 		Version:  buildVersion(),
+		// Forwarding headers name the client only when these proxies send them.
+		TrustedProxies: cfg.trustedProxies(),
 		Errors: []httpserver.ErrorMapping{
 			{Err: identity.ErrInvalid, Status: 400, Title: "Invalid request"},
 			{Err: identity.ErrNotFound, Status: 404, Title: "Not found"},

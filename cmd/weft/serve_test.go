@@ -197,6 +197,37 @@ func TestServe_EmbeddedDefault(t *testing.T) {
 	}
 }
 
+// trusted_proxies reaches the server: behind a trusted proxy (here the test itself, on
+// loopback) the access log names the forwarded client, and a spoofed header from a
+// peer that is not trusted changes nothing.
+func TestServe_TrustedProxies(t *testing.T) {
+	e := newCLIEnv(t, sqltest.SQLite)
+	for _, tc := range []struct{ trusted, want string }{
+		{"127.0.0.1,::1", "203.0.113.7"},
+		{"192.0.2.10", "127.0.0.1"},
+	} {
+		s := startServer(t, append(e.environ, "WEFT_TRUSTED_PROXIES="+tc.trusted))
+		req, _ := http.NewRequest(http.MethodGet, s.base+"/healthz", nil)
+		req.Header.Set("X-Forwarded-For", "203.0.113.7")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		_ = s.stop()
+		var got []any
+		for _, line := range strings.Split(strings.TrimSpace(s.log.String()), "\n") {
+			var rec map[string]any
+			if json.Unmarshal([]byte(line), &rec) == nil && rec["route"] == "/healthz" {
+				got = append(got, rec["remote_ip"])
+			}
+		}
+		if len(got) != 1 || got[0] != tc.want {
+			t.Fatalf("trusted %s: remote_ip %v, want %s", tc.trusted, got, tc.want)
+		}
+	}
+}
+
 func TestServe_Readiness(t *testing.T) {
 	t.Run("postgres and redis", func(t *testing.T) {
 		e := newCLIEnv(t, sqltest.Postgres)

@@ -1,9 +1,7 @@
 package revocationapi
 
 import (
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -127,10 +125,11 @@ func (a *Handler) create(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	dec := json.NewDecoder(io.LimitReader(c.Request().Body, 64<<10))
-	dec.DisallowUnknownFields()
 	var in revokeRequest
-	if err := dec.Decode(&in); err != nil || in.Selector == nil {
+	if err := httpserver.DecodeJSON(c, &in, 64<<10); err != nil {
+		return err
+	}
+	if in.Selector == nil {
 		return &httpserver.Problem{Status: http.StatusBadRequest, Title: "Invalid request",
 			Detail: `The body must be JSON: {"selector":{"type":"token|session|subject|client","value":"..."},"reason":"...","suspend":false}.`}
 	}

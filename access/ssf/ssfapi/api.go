@@ -1,10 +1,7 @@
 package ssfapi
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 
 	"github.com/weft-fabric/weft/access/ssf"
@@ -96,23 +93,9 @@ type statusView struct {
 	Reason   string `json:"reason,omitempty"`
 }
 
-// decode reads one JSON object into v, refusing unknown members, trailing data and
-// bodies over 64 KiB.
-func decode(c echo.Context, v any) error {
-	body, err := io.ReadAll(io.LimitReader(c.Request().Body, 64<<10+1))
-	if err != nil || len(body) > 64<<10 {
-		return &httpserver.Problem{Status: http.StatusBadRequest, Title: "Invalid request", Detail: "The body must be a JSON object of at most 64 KiB."}
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return &httpserver.Problem{Status: http.StatusBadRequest, Title: "Invalid request", Detail: "The body is not valid JSON for this endpoint: " + err.Error()}
-	}
-	if dec.More() {
-		return &httpserver.Problem{Status: http.StatusBadRequest, Title: "Invalid request", Detail: "The body must hold one JSON object."}
-	}
-	return nil
-}
+// maxBodyBytes bounds every request body: a stream configuration or a poll with its
+// acknowledgements is a few KiB.
+const maxBodyBytes = 64 << 10
 
 var errNoStream = &httpserver.Problem{Status: http.StatusNotFound, Title: "Not found", Detail: "No such stream."}
 
@@ -135,7 +118,7 @@ func (h *Handler) create(c echo.Context) error {
 		return err
 	}
 	var in ssf.StreamConfig
-	if err := decode(c, &in); err != nil {
+	if err := httpserver.DecodeJSON(c, &in, maxBodyBytes); err != nil {
 		return err
 	}
 	s, err := h.Transmitter.CreateStream(c.Request().Context(), client, in)
@@ -180,7 +163,7 @@ func (h *Handler) change(c echo.Context, replace bool) error {
 		return err
 	}
 	var in ssf.StreamConfig
-	if err := decode(c, &in); err != nil {
+	if err := httpserver.DecodeJSON(c, &in, maxBodyBytes); err != nil {
 		return err
 	}
 	s, err := h.Transmitter.UpdateStream(c.Request().Context(), client, in, replace)
@@ -233,7 +216,7 @@ func (h *Handler) setStatus(c echo.Context) error {
 		Status   string `json:"status"`
 		Reason   string `json:"reason"`
 	}
-	if err := decode(c, &in); err != nil {
+	if err := httpserver.DecodeJSON(c, &in, maxBodyBytes); err != nil {
 		return err
 	}
 	if in.StreamID == "" {
@@ -256,7 +239,7 @@ func (h *Handler) verify(c echo.Context) error {
 		StreamID string `json:"stream_id"`
 		State    string `json:"state"`
 	}
-	if err := decode(c, &in); err != nil {
+	if err := httpserver.DecodeJSON(c, &in, maxBodyBytes); err != nil {
 		return err
 	}
 	if in.StreamID == "" {
@@ -274,7 +257,7 @@ func (h *Handler) poll(c echo.Context) error {
 		return err
 	}
 	var in ssf.PollRequest
-	if err := decode(c, &in); err != nil {
+	if err := httpserver.DecodeJSON(c, &in, maxBodyBytes); err != nil {
 		return err
 	}
 	resp, err := h.Transmitter.Poll(c.Request().Context(), client, c.Param("id"), in)

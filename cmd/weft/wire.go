@@ -163,16 +163,17 @@ func (a *app) buildFanout(r role) {
 	f := &revocation.Fanout{Node: node, Log: revLog, Logger: a.log}
 	a.fanout, a.storage = f, a.tokens
 	switch {
+	case cfg.DatabaseURL == "":
+		// One node on SQLite (even with Redis configured: nothing else can share the
+		// file): revocations apply in process; the server's log follower picks up those
+		// another process (the CLI) makes on the same file.
+		f.Bus = revocation.LocalBus{}
 	case a.rdb != nil:
 		// Several nodes: revocations travel on Redis pub/sub; a server serves its cache
 		// only while it is fresh on the bus. A CLI command publishes and hears the
 		// acknowledgements like a server would.
 		a.bus = redisstore.NewBus(a.rdb, cfg.RedisPrefix, node, f, a.log, redisstore.BusOptions{})
 		f.Bus = a.bus
-	case cfg.DatabaseURL == "":
-		// One node on SQLite: revocations apply in process; the server's log follower
-		// picks up those another process (the CLI) makes on the same file.
-		f.Bus = revocation.LocalBus{}
 	default:
 		if r == roleServer {
 			a.log.Info("no Redis configured with PostgreSQL: token lookups are not cached, since other nodes' revocations could not reach the cache")

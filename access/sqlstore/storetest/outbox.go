@@ -157,7 +157,7 @@ func testClaimLease(t *testing.T, s Stores) {
 	must(t, "MarkGivenUp", s.Outbox.MarkGivenUp(t.Context(), given.ID, 1, base.Add(-time.Minute), "400"))
 	o.pull(random(t, "stream-"), base.Add(-time.Hour))
 
-	got := o.claim(base, 10, overdue, due)
+	got := o.claim(base.In(elsewhere), 10, overdue, due)
 	// What a claim hands the worker is the message as enqueued.
 	for _, g := range got {
 		want := overdue
@@ -169,7 +169,7 @@ func testClaimLease(t *testing.T, s Stores) {
 	}
 	// Leased: no one else takes them until the lease ends.
 	o.claim(base, 10)
-	o.claim(base.Add(lease-time.Microsecond), 10, future)
+	o.claim(base.Add(lease-time.Microsecond).In(elsewhere), 10, future)
 	o.claim(base.Add(lease), 10, overdue, due)
 }
 

@@ -7,52 +7,55 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/backchannel"
+	"github.com/weft-fabric/weft/access/outbox"
 	"github.com/weft-fabric/weft/access/ssf"
 )
 
 // lease is how long the suites lease what they claim.
 const lease = time.Minute
 
-// outbox builds the messages of one test; every message carries the test's revocation
+// messages builds the messages of one test; every message carries the test's revocation
 // id, so ByRevocation reads back their state.
-type outbox struct {
+type messages struct {
 	t   *testing.T
 	s   Stores
 	rev string
 }
 
-func newOutbox(t *testing.T, s Stores) *outbox { return &outbox{t: t, s: s, rev: random(t, "rev-")} }
+func newOutbox(t *testing.T, s Stores) *messages {
+	return &messages{t: t, s: s, rev: random(t, "rev-")}
+}
 
 // push enqueues a push message due at next.
-func (o *outbox) push(stream string, next time.Time) access.OutboxMessage {
+func (o *messages) push(stream string, next time.Time) outbox.Message {
 	o.t.Helper()
 	id := random(o.t, "msg-")
-	m := access.OutboxMessage{ID: id, Kind: ssf.KindPush, Target: "https://rp.example/events/" + id,
+	m := outbox.Message{ID: id, Kind: ssf.KindPush, Target: "https://rp.example/events/" + id,
 		Payload: []byte(`{"claims":{"jti":"` + id + `"}}`), RevocationID: o.rev, NextAttemptAt: next, CreatedAt: base, StreamID: stream}
 	if stream == "" {
-		m.Kind = access.KindBackchannelLogout
+		m.Kind = backchannel.Kind
 	}
 	return o.enqueue(m)
 }
 
 // pull enqueues a poll stream's message created at created (and due at once).
-func (o *outbox) pull(stream string, created time.Time) access.OutboxMessage {
+func (o *messages) pull(stream string, created time.Time) outbox.Message {
 	o.t.Helper()
 	id := random(o.t, "set-")
-	return o.enqueue(access.OutboxMessage{ID: id, Kind: ssf.KindPoll, Target: "https://weft.example/ssf/poll/" + stream,
+	return o.enqueue(outbox.Message{ID: id, Kind: ssf.KindPoll, Target: "https://weft.example/ssf/poll/" + stream,
 		Payload: []byte(`{"claims":{"jti":"` + id + `"}}`), RevocationID: o.rev, NextAttemptAt: created, CreatedAt: created,
 		StreamID: stream, Pull: true})
 }
 
-func (o *outbox) enqueue(m access.OutboxMessage) access.OutboxMessage {
+func (o *messages) enqueue(m outbox.Message) outbox.Message {
 	o.t.Helper()
 	must(o.t, "Enqueue", o.s.Outbox.Enqueue(o.t.Context(), m))
 	return m
 }
 
 // get reads a message back.
-func (o *outbox) get(id string) access.OutboxMessage {
+func (o *messages) get(id string) outbox.Message {
 	o.t.Helper()
 	ms, err := o.s.Outbox.ByRevocation(o.t.Context(), o.rev)
 	must(o.t, "ByRevocation", err)
@@ -62,11 +65,11 @@ func (o *outbox) get(id string) access.OutboxMessage {
 		}
 	}
 	o.t.Fatalf("message %s is not listed by its revocation", id)
-	return access.OutboxMessage{}
+	return outbox.Message{}
 }
 
 // claim claims at now and checks that exactly want came back (in any order).
-func (o *outbox) claim(now time.Time, limit int, want ...access.OutboxMessage) []access.OutboxMessage {
+func (o *messages) claim(now time.Time, limit int, want ...outbox.Message) []outbox.Message {
 	o.t.Helper()
 	got, err := o.s.Outbox.Claim(o.t.Context(), now, lease, limit)
 	must(o.t, "Claim", err)
@@ -77,7 +80,7 @@ func (o *outbox) claim(now time.Time, limit int, want ...access.OutboxMessage) [
 }
 
 // pending checks that the stream's pending messages are want, in this order.
-func (o *outbox) pending(stream string, limit int, want ...access.OutboxMessage) []access.OutboxMessage {
+func (o *messages) pending(stream string, limit int, want ...outbox.Message) []outbox.Message {
 	o.t.Helper()
 	got, err := o.s.Outbox.Pending(o.t.Context(), stream, limit)
 	must(o.t, "Pending", err)
@@ -95,7 +98,7 @@ func (o *outbox) pending(stream string, limit int, want ...access.OutboxMessage)
 }
 
 // sameMessage compares every field; times as instants.
-func sameMessage(t *testing.T, got, want access.OutboxMessage) {
+func sameMessage(t *testing.T, got, want outbox.Message) {
 	t.Helper()
 	if got.ID != want.ID || got.Kind != want.Kind || got.Target != want.Target || !bytes.Equal(got.Payload, want.Payload) ||
 		got.RevocationID != want.RevocationID || got.Attempts != want.Attempts || got.LastError != want.LastError ||
@@ -115,18 +118,18 @@ func testEnqueueByRevocation(t *testing.T, s Stores) {
 	o, other := newOutbox(t, s), newOutbox(t, s)
 	stream := random(t, "stream-")
 	m1 := o.push("", base)
-	m2 := o.enqueue(access.OutboxMessage{ID: random(t, "msg-"), Kind: ssf.KindPush, Target: "https://rp.example/ssf",
+	m2 := o.enqueue(outbox.Message{ID: random(t, "msg-"), Kind: ssf.KindPush, Target: "https://rp.example/ssf",
 		Payload: []byte(`{"claims":{"events":{}}}`), RevocationID: o.rev, NextAttemptAt: base.Add(-time.Hour).In(elsewhere),
 		CreatedAt: base.Add(time.Second).In(elsewhere), StreamID: stream})
 	m3 := o.pull(stream, base.Add(2*time.Second))
 	m4 := other.push("", base)
-	o.enqueue(access.OutboxMessage{ID: random(t, "msg-"), Kind: access.KindBackchannelLogout, Target: "https://rp.example/bcl",
+	o.enqueue(outbox.Message{ID: random(t, "msg-"), Kind: backchannel.Kind, Target: "https://rp.example/bcl",
 		Payload: []byte(`{}`), NextAttemptAt: base, CreatedAt: base}) // caused by no revocation
 
 	got, err := s.Outbox.ByRevocation(ctx, o.rev)
 	must(t, "ByRevocation", err)
-	want := byID([]access.OutboxMessage{m1, m2, m3}, func(m access.OutboxMessage) string { return m.ID })
-	got = byID(got, func(m access.OutboxMessage) string { return m.ID })
+	want := byID([]outbox.Message{m1, m2, m3}, func(m outbox.Message) string { return m.ID })
+	got = byID(got, func(m outbox.Message) string { return m.ID })
 	if len(got) != len(want) {
 		t.Fatalf("ByRevocation = %v, want %v", ids(got), ids(want))
 	}
@@ -175,7 +178,7 @@ func testClaimLease(t *testing.T, s Stores) {
 
 func testClaimLimit(t *testing.T, s Stores) {
 	o := newOutbox(t, s)
-	var all []access.OutboxMessage
+	var all []outbox.Message
 	for i := range 5 {
 		all = append(all, o.push("", base.Add(-time.Duration(i+1)*time.Minute)))
 	}
@@ -265,7 +268,7 @@ func testPullNeverClaimed(t *testing.T, s Stores) {
 	o.claim(base.Add(365*24*time.Hour+lease), 100, control)
 	// Untouched by the worker: still pending, no attempt counted.
 	for i, m := range o.pending(stream, 10, p1, p2) {
-		sameMessage(t, m, []access.OutboxMessage{p1, p2}[i])
+		sameMessage(t, m, []outbox.Message{p1, p2}[i])
 	}
 }
 
@@ -285,7 +288,7 @@ func testPending(t *testing.T, s Stores) {
 	}
 
 	for i, m := range o.pending(s1, 10, p1, p2, p3) {
-		sameMessage(t, m, []access.OutboxMessage{p1, p2, p3}[i])
+		sameMessage(t, m, []outbox.Message{p1, p2, p3}[i])
 	}
 	o.pending(s1, 2, p1, p2)
 	o.pending(s2, 10, other)
@@ -329,7 +332,7 @@ func testAcknowledge(t *testing.T, s Stores) {
 	want := p1
 	want.DeliveredAt = ptr(base.Add(time.Second))
 	sameMessage(t, o.get(p1.ID), want)
-	for _, m := range []access.OutboxMessage{push, foreign, given} {
+	for _, m := range []outbox.Message{push, foreign, given} {
 		if got := o.get(m.ID); got.DeliveredAt != nil {
 			t.Errorf("%s was marked delivered by another stream's or a push acknowledgement", m.ID)
 		}
@@ -389,13 +392,13 @@ func testGiveUpStream(t *testing.T, s Stores) {
 	otherPush, otherPull := o.push(s2, base), o.pull(s2, base)
 
 	must(t, "GiveUpStream", s.Outbox.GiveUpStream(ctx, s1, base.Add(time.Minute).In(elsewhere), "stream deleted"))
-	for _, m := range []access.OutboxMessage{push, pull} {
+	for _, m := range []outbox.Message{push, pull} {
 		want := m
 		want.FailedAt, want.LastError = ptr(base.Add(time.Minute)), "stream deleted"
 		sameMessage(t, o.get(m.ID), want)
 	}
 	// What was delivered stays delivered, and other streams are untouched.
-	for _, m := range []access.OutboxMessage{acked, delivered, otherPush, otherPull} {
+	for _, m := range []outbox.Message{acked, delivered, otherPush, otherPull} {
 		if got := o.get(m.ID); got.FailedAt != nil {
 			t.Errorf("%s given up with stream %s: %+v", m.ID, s1, got)
 		}
@@ -451,7 +454,7 @@ func testConcurrentClaim(t *testing.T, s Stores) {
 		for i := range msgs {
 			o.push("", now.Add(-time.Duration(i)*time.Microsecond))
 		}
-		claimed := make([][]access.OutboxMessage, workers)
+		claimed := make([][]outbox.Message, workers)
 		errs := make([]error, workers)
 		race(workers, func(w int) {
 			for {

@@ -9,32 +9,32 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/revocation"
 	"github.com/weft-fabric/weft/identity"
 )
 
-// newRevocation is a revocation with every field set, as access.Revocations writes it.
-func newRevocation(t *testing.T, actor, key string, at time.Time) access.Revocation {
+// newRevocation is a revocation with every field set, as revocation.Service writes it.
+func newRevocation(t *testing.T, actor, key string, at time.Time) revocation.Record {
 	t.Helper()
 	id := random(t, "rev-")
-	return access.Revocation{
-		ID: id, Selector: access.Selector{Type: access.SelectSubject, Value: random(t, "user-")},
+	return revocation.Record{
+		ID: id, Selector: revocation.Selector{Type: revocation.SelectSubject, Value: random(t, "user-")},
 		Reason: "compromised laptop", Suspend: true, Actor: actor, IdempotencyKey: key,
 		Sessions: 3, Tokens: 7, CreatedAt: at,
-		Event: access.RevocationEvent{ID: id, Origin: "node-1", RequestIDs: []string{"req-1", "req-2"},
+		Event: revocation.Event{ID: id, Origin: "node-1", RequestIDs: []string{"req-1", "req-2"},
 			Signatures: []string{"sig-1"}, SIDs: []string{"sid-1", "sid-2"}, Subject: "user-1", ClientID: "client-1",
 			Durable: true},
 	}
 }
 
-func create(t *testing.T, s Stores, r access.Revocation) access.Revocation {
+func create(t *testing.T, s Stores, r revocation.Record) revocation.Record {
 	t.Helper()
 	must(t, "CreateRevocation "+r.ID, s.Revocations.CreateRevocation(t.Context(), r))
 	return r
 }
 
 // sameRevocation compares every field; times as instants.
-func sameRevocation(t *testing.T, got, want access.Revocation) {
+func sameRevocation(t *testing.T, got, want revocation.Record) {
 	t.Helper()
 	sameTime(t, "CreatedAt", got.CreatedAt, want.CreatedAt)
 	got.CreatedAt, want.CreatedAt = time.Time{}, time.Time{}
@@ -48,21 +48,21 @@ func testRevocationRoundTrip(t *testing.T, s Stores) {
 	full := newRevocation(t, "soar-1", "key-1", base.In(elsewhere))
 	// The zero values must come back as zero, not as defaults; Fanout stays nil until
 	// it is recorded.
-	bare := access.Revocation{ID: random(t, "rev-"), Selector: access.Selector{Type: access.SelectClient, Value: "client-9"},
+	bare := revocation.Record{ID: random(t, "rev-"), Selector: revocation.Selector{Type: revocation.SelectClient, Value: "client-9"},
 		Reason: "r", Actor: "soar-1", CreatedAt: base.Add(time.Microsecond)}
-	for _, r := range []access.Revocation{full, bare} {
+	for _, r := range []revocation.Record{full, bare} {
 		create(t, s, r)
 	}
-	for _, want := range []access.Revocation{full, bare} {
+	for _, want := range []revocation.Record{full, bare} {
 		got, err := s.Revocations.RevocationByID(ctx, want.ID)
 		must(t, "RevocationByID", err)
 		sameRevocation(t, got, want)
 	}
 
 	// Every selector the domain knows is storable.
-	for _, typ := range []string{access.SelectToken, access.SelectSession, access.SelectSubject, access.SelectClient, access.SelectDevice} {
+	for _, typ := range []string{revocation.SelectToken, revocation.SelectSession, revocation.SelectSubject, revocation.SelectClient, revocation.SelectDevice} {
 		r := newRevocation(t, "soar-1", "", base)
-		r.Selector = access.Selector{Type: typ, Value: strings.Repeat("a", 64)}
+		r.Selector = revocation.Selector{Type: typ, Value: strings.Repeat("a", 64)}
 		create(t, s, r)
 		got, err := s.Revocations.RevocationByID(ctx, r.ID)
 		must(t, "RevocationByID "+typ, err)
@@ -139,11 +139,11 @@ func testEventsSince(t *testing.T, s Stores) {
 	// Created out of order; the boundary is exact to the microsecond, and the zone
 	// a time was given in must not matter.
 	at := []time.Time{base.Add(time.Hour), base.Add(-2 * time.Second), base, base.Add(time.Microsecond), base.Add(-time.Microsecond).In(elsewhere)}
-	revs := map[time.Time]access.Revocation{}
+	revs := map[time.Time]revocation.Record{}
 	for _, ts := range at {
 		r := newRevocation(t, "soar-1", "", ts)
 		if ts.Equal(base.Add(time.Microsecond)) {
-			r.Event = access.RevocationEvent{} // as a row from before the log read
+			r.Event = revocation.Event{} // as a row from before the log read
 		}
 		revs[ts] = create(t, s, r)
 	}
@@ -173,9 +173,9 @@ func testEventsSince(t *testing.T, s Stores) {
 	}
 }
 
-func sortApps(a []access.NodeApplication) []access.NodeApplication {
+func sortApps(a []revocation.NodeApplication) []revocation.NodeApplication {
 	a = slices.Clone(a)
-	slices.SortFunc(a, func(x, y access.NodeApplication) int {
+	slices.SortFunc(a, func(x, y revocation.NodeApplication) int {
 		if c := x.AppliedAt.Compare(y.AppliedAt); c != 0 {
 			return c
 		}
@@ -184,7 +184,7 @@ func sortApps(a []access.NodeApplication) []access.NodeApplication {
 	return a
 }
 
-func sameApps(t *testing.T, got, want []access.NodeApplication) {
+func sameApps(t *testing.T, got, want []revocation.NodeApplication) {
 	t.Helper()
 	got, want = sortApps(got), sortApps(want)
 	if len(got) != len(want) {
@@ -202,25 +202,25 @@ func testRecordApplied(t *testing.T, s Stores) {
 	r := create(t, s, newRevocation(t, "soar-1", "", base))
 	other := create(t, s, newRevocation(t, "soar-1", "", base))
 	t1 := base.Add(time.Millisecond + time.Microsecond)
-	must(t, "RecordApplied", s.Log.RecordApplied(ctx, r.ID, "node-a", access.ViaOrigin, t1))
+	must(t, "RecordApplied", s.Log.RecordApplied(ctx, r.ID, "node-a", revocation.ViaOrigin, t1))
 	// Idempotent: a node applies a revocation once, however often it is told; the
 	// first record stands (the bus may deliver after the origin recorded it).
-	must(t, "RecordApplied again", s.Log.RecordApplied(ctx, r.ID, "node-a", access.ViaOrigin, t1))
-	must(t, "RecordApplied by log", s.Log.RecordApplied(ctx, r.ID, "node-a", access.ViaLog, t1.Add(time.Minute)))
-	must(t, "RecordApplied node-b", s.Log.RecordApplied(ctx, r.ID, "node-b", access.ViaBus, base.In(elsewhere)))
-	must(t, "RecordApplied node-c", s.Log.RecordApplied(ctx, r.ID, "node-c", access.ViaLog, t1))
-	must(t, "RecordApplied other", s.Log.RecordApplied(ctx, other.ID, "node-z", access.ViaBus, t1))
+	must(t, "RecordApplied again", s.Log.RecordApplied(ctx, r.ID, "node-a", revocation.ViaOrigin, t1))
+	must(t, "RecordApplied by log", s.Log.RecordApplied(ctx, r.ID, "node-a", revocation.ViaLog, t1.Add(time.Minute)))
+	must(t, "RecordApplied node-b", s.Log.RecordApplied(ctx, r.ID, "node-b", revocation.ViaBus, base.In(elsewhere)))
+	must(t, "RecordApplied node-c", s.Log.RecordApplied(ctx, r.ID, "node-c", revocation.ViaLog, t1))
+	must(t, "RecordApplied other", s.Log.RecordApplied(ctx, other.ID, "node-z", revocation.ViaBus, t1))
 
 	got, err := s.Log.Applications(ctx, r.ID)
 	must(t, "Applications", err)
-	sameApps(t, got, []access.NodeApplication{
-		{Node: "node-b", AppliedAt: base, Via: access.ViaBus},
-		{Node: "node-a", AppliedAt: t1, Via: access.ViaOrigin},
-		{Node: "node-c", AppliedAt: t1, Via: access.ViaLog},
+	sameApps(t, got, []revocation.NodeApplication{
+		{Node: "node-b", AppliedAt: base, Via: revocation.ViaBus},
+		{Node: "node-a", AppliedAt: t1, Via: revocation.ViaOrigin},
+		{Node: "node-c", AppliedAt: t1, Via: revocation.ViaLog},
 	})
 	got, err = s.Log.Applications(ctx, other.ID)
 	must(t, "Applications(other)", err)
-	sameApps(t, got, []access.NodeApplication{{Node: "node-z", AppliedAt: t1, Via: access.ViaBus}})
+	sameApps(t, got, []revocation.NodeApplication{{Node: "node-z", AppliedAt: t1, Via: revocation.ViaBus}})
 	got, err = s.Log.Applications(ctx, "rev-unknown")
 	must(t, "Applications(unknown)", err)
 	if len(got) != 0 {
@@ -233,9 +233,9 @@ func testRecordFanout(t *testing.T, s Stores) {
 	r := create(t, s, newRevocation(t, "soar-1", "key-1", base))
 	other := create(t, s, newRevocation(t, "soar-1", "key-2", base))
 	empty := create(t, s, newRevocation(t, "soar-1", "key-3", base))
-	acks := access.Acks{Acknowledged: []string{"node-b", "node-c"}, Missing: []string{"node-d"}, Waited: time.Second}
+	acks := revocation.Acks{Acknowledged: []string{"node-b", "node-c"}, Missing: []string{"node-d"}, Waited: time.Second}
 	must(t, "RecordFanout", s.Log.RecordFanout(ctx, r.ID, acks))
-	must(t, "RecordFanout(empty)", s.Log.RecordFanout(ctx, empty.ID, access.Acks{Acknowledged: []string{}, Missing: []string{}}))
+	must(t, "RecordFanout(empty)", s.Log.RecordFanout(ctx, empty.ID, revocation.Acks{Acknowledged: []string{}, Missing: []string{}}))
 
 	got, err := s.Revocations.RevocationByID(ctx, r.ID)
 	must(t, "RevocationByID", err)
@@ -278,7 +278,7 @@ func testConcurrentIdempotencyKey(t *testing.T, s Stores) {
 	ctx := t.Context()
 	const n = 8
 	errs := make([]error, n)
-	revs := make([]access.Revocation, n)
+	revs := make([]revocation.Record, n)
 	for i := range revs {
 		revs[i] = newRevocation(t, "soar-a", "key-1", base)
 	}
@@ -310,7 +310,7 @@ func testConcurrentRecordApplied(t *testing.T, s Stores) {
 	const n = 8
 	errs := make([]error, n)
 	race(n, func(i int) {
-		errs[i] = s.Log.RecordApplied(ctx, r.ID, "node-a", access.ViaBus, base.Add(time.Duration(i)*time.Millisecond))
+		errs[i] = s.Log.RecordApplied(ctx, r.ID, "node-a", revocation.ViaBus, base.Add(time.Duration(i)*time.Millisecond))
 	})
 	for i, err := range errs {
 		if err != nil {

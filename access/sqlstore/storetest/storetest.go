@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite of the revocation fabric's and the SSF
-// transmitter's stores: access.RevocationStore and access.RevocationLog (the durable
-// log and its receipts), the outbox (access.OutboxStore with the poll side that
+// transmitter's stores: revocation.Store and revocation.Log (the durable
+// log and its receipts), the outbox (outbox.Store with the poll side that
 // ssf.Queue adds) and ssf.Store (a receiver's streams). It tests the interfaces, not
 // access/sqlstore's types, so that any implementation can be held to it. Each backend's
 // test calls Run and RunConcurrency with a function that opens fresh, empty stores over
@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/outbox"
+	"github.com/weft-fabric/weft/access/revocation"
 	"github.com/weft-fabric/weft/access/ssf"
 	"github.com/weft-fabric/weft/identity"
 )
@@ -24,9 +26,9 @@ import (
 // Stores are the stores under test. They share one database: the log records
 // applications of revocations created through Revocations.
 type Stores struct {
-	Revocations access.RevocationStore
-	Log         access.RevocationLog
-	// Outbox is the outbox with its SSF poll side (ssf.Queue embeds access.OutboxStore).
+	Revocations revocation.Store
+	Log         revocation.Log
+	// Outbox is the outbox with its SSF poll side (ssf.Queue embeds outbox.Store).
 	Outbox  ssf.Queue
 	Streams ssf.Store
 }
@@ -159,7 +161,7 @@ func sameTimePtr(t *testing.T, what string, got, want *time.Time) {
 }
 
 // ids returns the messages' ids, sorted, to compare sets.
-func ids(ms []access.OutboxMessage) []string {
+func ids(ms []outbox.Message) []string {
 	out := make([]string, len(ms))
 	for i, m := range ms {
 		out[i] = m.ID

@@ -26,3 +26,8 @@ type AuditRecorder interface {
 // JWTSigner signs claims as a compact JWS with the current ES256 key and the given typ
 // header (cmd wires it to access/keys and go-jose).
 type JWTSigner func(ctx context.Context, claims map[string]any, typ string) (string, error)
+
+// SessionRevoker deactivates every token issued in a login session (access/fositestore).
+type SessionRevoker interface {
+	RevokeBySessionID(ctx context.Context, sid string) (int64, error)
+}

@@ -1,4 +1,7 @@
-// Package policy will hold Weft's central zero-trust policy: Cedar policies with
-// versions, validation and simulation, and the decision point consulted on every
-// request. It is pure (no HTTP, no storage) and imports no other Weft domain.
+// Package policy is Weft's central zero-trust policy: the flat Request a decision is
+// made on, the Decision with its reasons, and the Decider every request consults
+// (access/gate calls it on every introspection and bearer-protected call). Today the
+// only Decider is AllowAll; the Cedar engine, its versions, validation and simulation
+// come with the adaptive-access issue and implement the same interface. The package is
+// pure (no HTTP, no storage) and imports no other Weft domain.
 package policy

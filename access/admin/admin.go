@@ -6,10 +6,9 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
-	"github.com/ory/fosite"
 
 	"github.com/weft-fabric/weft/access"
-	"github.com/weft-fabric/weft/access/oauth"
+	"github.com/weft-fabric/weft/access/gate"
 	"github.com/weft-fabric/weft/access/revocation"
 	"github.com/weft-fabric/weft/identity"
 )
@@ -17,23 +16,15 @@ import (
 // Prefix is where the API is mounted.
 const Prefix = "/api/v1"
 
-// TokenIntrospector checks a bearer token. *oauth.Provider implements it (fosite's
-// IntrospectToken): it returns an error for an unknown, expired or revoked token, and
-// otherwise the kind of token it found and the stored request with its session.
-type TokenIntrospector interface {
-	IntrospectToken(ctx context.Context, token string, tokenUse fosite.TokenUse, session fosite.Session, scope ...string) (fosite.TokenUse, fosite.AccessRequester, error)
-}
-
-var _ TokenIntrospector = (*oauth.Provider)(nil)
-
 // Handler serves the admin API. Directory and Clients must share one Transactor (they
 // do in cmd/weft: one database), because a client is created inside a transaction the
 // handler opens through the Directory.
 type Handler struct {
 	Directory *identity.Directory
 	Clients   *access.Clients
-	Tokens    TokenIntrospector
-	Logger    *slog.Logger
+	// Gate authenticates bearer tokens (scopes weft:admin, weft:admin:read).
+	Gate   *gate.Gate
+	Logger *slog.Logger
 	// Audit, when set, records every successful change in the audit log.
 	Audit AuditRecorder
 	// Sessions, SessionTokens and Revocations serve /sessions. Revocations also makes

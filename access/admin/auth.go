@@ -2,15 +2,11 @@ package admin
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/labstack/echo/v4"
-	"github.com/ory/fosite"
 
-	"github.com/weft-fabric/weft/access"
 	"github.com/weft-fabric/weft/access/httpserver"
 	"github.com/weft-fabric/weft/identity"
 )
@@ -74,52 +70,19 @@ func (h *Handler) authenticate(write bool) echo.MiddlewareFunc {
 }
 
 func (h *Handler) authorize(c echo.Context, write bool) (principal, error) {
-	ctx := c.Request().Context()
-	token, present := bearerToken(c.Request())
-	if !present {
-		// RFC 6750 section 3.1: a request without credentials gets the challenge
-		// without an error code.
-		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="weft"`)
-		return principal{}, &httpserver.Problem{Status: http.StatusUnauthorized, Title: "Unauthorized",
-			Detail: "a bearer access token is required (Authorization: Bearer <token>)"}
+	scopes := []string{ScopeAdmin}
+	if !write {
+		scopes = []string{ScopeAdminRead, ScopeAdmin}
 	}
-	if token == "" {
-		return principal{}, invalidToken(c, "the Authorization header is not a well-formed bearer token")
-	}
-	use, ar, err := h.Tokens.IntrospectToken(ctx, token, fosite.AccessToken, access.NewSession("", "", ""))
+	cl, err := h.Gate.Bearer(c, "admin "+c.Path(), scopes...)
+	p := principal{subject: cl.Subject, clientID: cl.ClientID, user: cl.Person()}
 	if err != nil {
-		h.logRefused(ctx, err)
-		return principal{}, invalidToken(c, "the access token is invalid, expired or revoked")
-	}
-	// fosite falls back to refresh tokens when no access token matches: a refresh
-	// token is a credential for the token endpoint only, never a bearer token.
-	sess, ok := ar.GetSession().(*access.Session)
-	if use != fosite.AccessToken || !ok || ar.GetClient() == nil {
-		return principal{}, invalidToken(c, "the access token is invalid, expired or revoked")
-	}
-	p := principal{subject: sess.GetSubject(), clientID: ar.GetClient().GetID()}
-	// A client_credentials token has the client as subject and no login session.
-	// Anything else stands for a person and is checked as one.
-	p.user = sess.SID != "" || p.subject != p.clientID
-
-	scopes := ar.GetGrantedScopes()
-	if !scopes.Has(ScopeAdmin) && (write || !scopes.Has(ScopeAdminRead)) {
-		need := ScopeAdmin
-		if !write {
-			need = ScopeAdminRead + " " + ScopeAdmin
-		}
-		return p, forbidden(c, `Bearer realm="weft", error="insufficient_scope", scope="`+need+`"`,
-			"the access token lacks the scope "+strings.ReplaceAll(need, " ", " or "))
+		return p, err
 	}
 	if p.user {
-		u, err := h.Directory.UserByID(ctx, p.subject)
-		if errors.Is(err, identity.ErrNotFound) || err == nil && u.Status != identity.StatusActive {
-			return p, invalidToken(c, "the user of this access token is no longer active")
-		}
-		if err != nil {
-			return p, err
-		}
-		admin, err := h.isAdmin(ctx, u.ID)
+		// A person's token also needs membership of the administrators' group (the gate
+		// has checked the person is active).
+		admin, err := h.isAdmin(c.Request().Context(), p.subject)
 		if err != nil {
 			return p, err
 		}
@@ -147,47 +110,9 @@ func (h *Handler) isAdmin(ctx context.Context, userID string) (bool, error) {
 	return false, nil
 }
 
-// bearerToken reads "Authorization: Bearer <token>" (RFC 6750 section 2.1; the scheme
-// is case-insensitive). present is false when there is no Bearer header at all; token
-// is empty when there is one but it is malformed. Tokens in the query or a form are
-// not accepted: they end up in logs and browser history.
-func bearerToken(r *http.Request) (token string, present bool) {
-	v := r.Header.Get(echo.HeaderAuthorization)
-	scheme, rest, _ := strings.Cut(v, " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	rest = strings.TrimSpace(rest)
-	if rest == "" || strings.ContainsAny(rest, " \t") {
-		return "", true
-	}
-	return rest, true
-}
-
-func invalidToken(c echo.Context, detail string) error {
-	c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="weft", error="invalid_token"`)
-	return &httpserver.Problem{Status: http.StatusUnauthorized, Title: "Unauthorized", Detail: detail}
-}
-
 func forbidden(c echo.Context, challenge, detail string) error {
 	if challenge != "" {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge)
 	}
 	return &httpserver.Problem{Status: http.StatusForbidden, Title: "Forbidden", Detail: detail}
-}
-
-// logRefused records why a token was refused: fosite's error name and hint, and the
-// cause (a storage failure shows here), never the token.
-func (h *Handler) logRefused(ctx context.Context, err error) {
-	attrs := []slog.Attr{}
-	var rfc *fosite.RFC6749Error
-	if errors.As(err, &rfc) {
-		attrs = append(attrs, slog.String("error", rfc.ErrorField), slog.String("hint", rfc.HintField))
-		if cause := rfc.Cause(); cause != nil {
-			attrs = append(attrs, slog.String("cause", cause.Error()))
-		}
-	} else {
-		attrs = append(attrs, slog.String("error", err.Error()))
-	}
-	h.logger().LogAttrs(ctx, slog.LevelInfo, "admin API: bearer token refused", attrs...)
 }

@@ -18,13 +18,16 @@ import (
 
 	"github.com/weft-fabric/weft/access"
 	"github.com/weft-fabric/weft/access/fositestore"
+	"github.com/weft-fabric/weft/access/gate"
 	"github.com/weft-fabric/weft/access/httpserver"
 	"github.com/weft-fabric/weft/access/revocation"
 	accsql "github.com/weft-fabric/weft/access/sqlstore"
+	"github.com/weft-fabric/weft/analytics"
 	"github.com/weft-fabric/weft/identity"
 	"github.com/weft-fabric/weft/identity/password"
 	"github.com/weft-fabric/weft/identity/sqlstore"
 	"github.com/weft-fabric/weft/identity/sqlstore/sqltest"
+	"github.com/weft-fabric/weft/policy"
 )
 
 // fakeTokens stands in for the OAuth provider: the token check is not what these tests
@@ -112,7 +115,13 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 		{Err: identity.ErrInvalidCredentials, Status: 401, Title: "Unauthorized"},
 	}})
 	en.sessions, en.grants = sessions, grants
-	h := &Handler{Directory: dir, Clients: clients, Tokens: fakeTokens{introspect: en.introspect},
+	// The real gate over faked token lookups: subjects, risk and policy as in production.
+	g, err := gate.New(gate.Deps{Tokens: fakeTokens{introspect: en.introspect}, Principals: gate.DirectoryPrincipals{Subjects: store},
+		Risk: analytics.NoRisk{}, Policy: policy.AllowAll{}, Events: analytics.Discard{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &Handler{Directory: dir, Clients: clients, Gate: g,
 		Sessions: en.sessions, SessionTokens: en.grants, Revocations: revs}
 	h.Register(e)
 	en.e = e

@@ -2,31 +2,128 @@ package gate
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/ory/fosite"
+
 	"github.com/weft-fabric/weft/access"
 	"github.com/weft-fabric/weft/access/httpserver"
-	"github.com/weft-fabric/weft/access/revocation"
+	"github.com/weft-fabric/weft/policy"
 )
 
-// BearerClient authenticates the request's OAuth bearer token (RFC 6750) and requires
-// scope; it returns the client the token was issued to. Without a valid token it is a
-// 401 problem, without the scope a 403, each with the matching WWW-Authenticate.
-func BearerClient(c echo.Context, tokens revocation.TokenLookup, scope string) (string, error) {
-	tok := fosite.AccessTokenFromRequest(c.Request())
-	if tok == "" {
-		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="weft"`)
-		return "", &httpserver.Problem{Status: http.StatusUnauthorized, Title: "Unauthorized", Detail: "A bearer access token with scope " + scope + " is required."}
+// Caller is who made an authenticated bearer call.
+type Caller struct {
+	Subject  string
+	ClientID string
+	Kind     string // policy.KindUser, KindMachine or KindClient
+	SID      string // the login session of a person's token
+	Scopes   fosite.Arguments
+	Grant    fosite.AccessRequester
+	Result   Result
+}
+
+// Person reports whether the token stands for a person (a user), not a client or
+// machine identity acting for itself.
+func (c Caller) Person() bool { return c.Kind == policy.KindUser }
+
+// Bearer authenticates the request's bearer access token (RFC 6750) through the gate
+// and requires one of scopes (none: any token). It is the one authenticator of every
+// bearer-protected API: the token must be a valid, unrevoked access token whose subject
+// is in good standing, with the scope, and the policy must allow the call. The token is
+// read from the Authorization header only: tokens in a query or a form end up in logs
+// and browser history. Refusals are *httpserver.Problem with the matching
+// WWW-Authenticate challenge; the token is never logged.
+func (g *Gate) Bearer(c echo.Context, resource string, scopes ...string) (Caller, error) {
+	r := c.Request()
+	ctx := r.Context()
+	token, present := bearerToken(r)
+	need := strings.Join(scopes, " ")
+	if !present {
+		// RFC 6750 section 3.1: without credentials, the challenge without an error code.
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="weft"`)
+		detail := "A bearer access token is required (Authorization: Bearer <token>)."
+		if need != "" {
+			detail = "A bearer access token with scope " + strings.Join(scopes, " or ") + " is required (Authorization: Bearer <token>)."
+		}
+		return Caller{}, &httpserver.Problem{Status: http.StatusUnauthorized, Title: "Unauthorized", Detail: detail}
 	}
-	use, ar, err := tokens.IntrospectToken(c.Request().Context(), tok, fosite.AccessToken, access.NewSession("", "", ""))
-	if err != nil || use != fosite.AccessToken {
-		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="weft", error="invalid_token"`)
-		return "", &httpserver.Problem{Status: http.StatusUnauthorized, Title: "Unauthorized", Detail: "The access token is invalid, expired or revoked."}
+	if token == "" {
+		return Caller{}, invalidToken(c, "The Authorization header is not a well-formed bearer token.")
 	}
-	if !ar.GetGrantedScopes().Has(scope) {
-		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="weft", error="insufficient_scope", scope="`+scope+`"`)
-		return "", &httpserver.Problem{Status: http.StatusForbidden, Title: "Forbidden", Detail: "This token lacks the " + scope + " scope."}
+	info := httpserver.ClientInfo(c, "")
+	res, err := g.Check(ctx, Request{Token: token, AccessTokenOnly: true, Action: policy.ActionAPI, Resource: resource,
+		IP: info.IP, UserAgent: info.UserAgent})
+	if err != nil {
+		return Caller{}, err // no decision could be made: 500, never a pass
 	}
-	return ar.GetClient().GetID(), nil
+	if !res.Active {
+		g.d.Logger.InfoContext(ctx, "bearer token refused", "resource", resource, "reasons", codes(res.Reasons))
+		detail := "The access token is invalid, expired or revoked."
+		if len(res.Reasons) > 0 && res.Reasons[0].Code == ReasonSubjectInactive {
+			detail = "The user or machine identity of this access token is no longer active."
+		}
+		return Caller{}, invalidToken(c, detail)
+	}
+	sess, _ := res.Grant.GetSession().(*access.Session)
+	cl := Caller{Subject: res.Principal.ID, Kind: res.Principal.Kind, Scopes: res.Grant.GetGrantedScopes(),
+		Grant: res.Grant, Result: res}
+	if client := res.Grant.GetClient(); client != nil {
+		cl.ClientID = client.GetID()
+	}
+	if sess != nil {
+		cl.SID = sess.SID
+	}
+	if len(scopes) > 0 && !hasAny(cl.Scopes, scopes) {
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="weft", error="insufficient_scope", scope="`+need+`"`)
+		return cl, &httpserver.Problem{Status: http.StatusForbidden, Title: "Forbidden",
+			Detail: "The access token lacks the scope " + strings.Join(scopes, " or ") + "."}
+	}
+	if !res.Allow {
+		g.d.Logger.InfoContext(ctx, "bearer call denied by policy", "resource", resource, "subject", cl.Subject,
+			"client_id", cl.ClientID, "reasons", codes(res.Reasons))
+		detail := "The policy denies this request."
+		if len(res.Reasons) > 0 {
+			detail = res.Reasons[0].Message
+		}
+		return cl, &httpserver.Problem{Status: http.StatusForbidden, Title: "Forbidden", Detail: detail}
+	}
+	return cl, nil
+}
+
+// bearerToken reads "Authorization: Bearer <token>" (RFC 6750 section 2.1; the scheme
+// is case-insensitive). present is false when there is no Bearer header at all; token
+// is empty when there is one but it is malformed.
+func bearerToken(r *http.Request) (token string, present bool) {
+	scheme, rest, _ := strings.Cut(r.Header.Get(echo.HeaderAuthorization), " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	rest = strings.TrimSpace(rest)
+	if rest == "" || strings.ContainsAny(rest, " \t") {
+		return "", true
+	}
+	return rest, true
+}
+
+func invalidToken(c echo.Context, detail string) error {
+	c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="weft", error="invalid_token"`)
+	return &httpserver.Problem{Status: http.StatusUnauthorized, Title: "Unauthorized", Detail: detail}
+}
+
+func hasAny(granted fosite.Arguments, want []string) bool {
+	for _, s := range want {
+		if granted.Has(s) {
+			return true
+		}
+	}
+	return false
+}
+
+func codes(rs []policy.Reason) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Code
+	}
+	return out
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/weft-fabric/weft/access"
 	"github.com/weft-fabric/weft/access/backchannel"
+	"github.com/weft-fabric/weft/access/gate"
 	"github.com/weft-fabric/weft/access/outbox"
 	"github.com/weft-fabric/weft/access/websession"
 	"github.com/weft-fabric/weft/identity"
@@ -19,9 +20,11 @@ import (
 // provider completely: fosite writes the RFC-shaped response, so handlers return nil.
 type Handler struct {
 	Provider *Provider
-	Clients  access.ClientLookup
-	Keys     access.JWKS
-	Logger   *slog.Logger
+	// Gate decides every introspection and userinfo call (subject, risk, policy).
+	Gate    *gate.Gate
+	Clients access.ClientLookup
+	Keys    access.JWKS
+	Logger  *slog.Logger
 
 	Directory *identity.Directory
 	Sessions  *identity.Sessions
@@ -29,7 +32,7 @@ type Handler struct {
 	Cookies   websession.Cookies
 	Browser   *websession.Browser
 	// Revoker revokes the tokens of a session that logs out.
-	Revoker SessionRevoker
+	Revoker access.SessionRevoker
 	// ConfirmLogout renders the logout confirmation page.
 	ConfirmLogout LogoutConfirm
 	// Audit receives security events (refresh token reuse, code replay).
@@ -45,7 +48,7 @@ type Handler struct {
 // A nil Logger discards.
 func NewHandler(h Handler) (*Handler, error) {
 	var missing []string
-	for name, nilv := range map[string]bool{"Provider": h.Provider == nil, "Clients": h.Clients == nil, "Keys": h.Keys == nil,
+	for name, nilv := range map[string]bool{"Provider": h.Provider == nil, "Gate": h.Gate == nil, "Clients": h.Clients == nil, "Keys": h.Keys == nil,
 		"Directory": h.Directory == nil, "Sessions": h.Sessions == nil, "Consents": h.Consents == nil, "Browser": h.Browser == nil,
 		"Revoker": h.Revoker == nil, "ConfirmLogout": h.ConfirmLogout == nil, "Audit": h.Audit == nil, "Outbox": h.Outbox == nil,
 		"Participants": h.Participants == nil} {

@@ -13,11 +13,6 @@ import (
 	"github.com/weft-fabric/weft/access/backchannel"
 )
 
-// SessionRevoker deactivates every token issued in a login session (access/fositestore).
-type SessionRevoker interface {
-	RevokeBySessionID(ctx context.Context, sid string) (int64, error)
-}
-
 // LogoutConfirm renders the "sign out?" page shown when a logout request carries no
 // valid id_token_hint, so a cross-site link cannot sign a user out silently (ui).
 type LogoutConfirm func(c echo.Context, params url.Values) error

@@ -11,7 +11,10 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/ory/fosite"
 	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/gate"
 	"github.com/weft-fabric/weft/access/httpserver"
+	"github.com/weft-fabric/weft/identity"
+	"github.com/weft-fabric/weft/policy"
 )
 
 // token is the token endpoint. For client_credentials the subject is the client itself
@@ -32,6 +35,16 @@ func (h *Handler) token(c echo.Context) error {
 		h.logFailure(ctx, "token request refused", err)
 		h.Provider.WriteAccessError(ctx, c.Response(), ar, err)
 		return nil
+	}
+	if !ar.GetGrantTypes().ExactOne(access.GrantClientCredentials) {
+		// Defence in depth: a suspension revokes the user's codes and refresh tokens,
+		// but should one have been missed, the grant still mints nothing for a subject
+		// that is not in good standing, and is revoked now.
+		if err := h.subjectInGoodStanding(ctx, ar); err != nil {
+			h.logFailure(ctx, "token request refused", err)
+			h.Provider.WriteAccessError(ctx, c.Response(), ar, err)
+			return nil
+		}
 	}
 	if ar.GetGrantTypes().ExactOne(access.GrantClientCredentials) {
 		client := ar.GetClient()
@@ -119,6 +132,22 @@ func codeReplay(err error) bool {
 	return errors.As(err, &rfc) && strings.HasPrefix(rfc.HintField, "The authorization code has already been used.")
 }
 
+// subjectInGoodStanding refuses, with invalid_grant, a code or refresh grant whose
+// subject is no longer active, and revokes the grant.
+func (h *Handler) subjectInGoodStanding(ctx context.Context, ar fosite.AccessRequester) error {
+	p, err := h.Gate.Subject(ctx, ar.GetSession().GetSubject())
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err)
+	}
+	if p.Status == string(identity.StatusActive) {
+		return nil
+	}
+	if err := h.revokeGrant(ctx, ar.GetID()); err != nil {
+		h.logFailure(ctx, "revoking the grant of an inactive subject failed", err)
+	}
+	return fosite.ErrInvalidGrant.WithHint("The user of this grant is no longer active.")
+}
+
 // revokeGrant deactivates every token issued for one grant (fosite request id).
 func (h *Handler) revokeGrant(ctx context.Context, requestID string) error {
 	return errors.Join(h.Provider.store.RevokeAccessToken(ctx, requestID), h.Provider.store.RevokeRefreshToken(ctx, requestID))
@@ -157,9 +186,38 @@ func (h *Handler) introspect(c echo.Context) error {
 	case err != nil:
 		h.Provider.WriteIntrospectionError(ctx, c.Response(), err) // inactive: {"active":false}
 	default:
-		h.Provider.WriteIntrospectionResponse(ctx, c.Response(), ir)
+		h.introspected(c, ir)
 	}
 	return nil
+}
+
+// introspected answers for a token fosite found active: the gate decides (subject in
+// good standing, risk, policy), and anything but allow is {"active":false}, with the
+// reasons in the log, never in the answer. A decision that cannot be made fails closed.
+func (h *Handler) introspected(c echo.Context, ir fosite.IntrospectionResponder) {
+	ctx := c.Request().Context()
+	info := httpserver.ClientInfo(c, "")
+	res, err := h.Gate.Decide(ctx, gate.Request{Action: policy.ActionIntrospect, IP: info.IP, UserAgent: info.UserAgent},
+		ir.GetTokenUse(), ir.GetAccessRequester())
+	if err != nil {
+		h.Logger.ErrorContext(ctx, "introspection: no decision could be made; answering inactive", "error", err.Error())
+	}
+	if err != nil || !res.Allow {
+		if err == nil {
+			h.Logger.DebugContext(ctx, "introspection: token not active for this request", "reasons", reasonCodes(res.Reasons))
+		}
+		h.Provider.WriteIntrospectionError(ctx, c.Response(), fosite.ErrInactiveToken)
+		return
+	}
+	h.Provider.WriteIntrospectionResponse(ctx, c.Response(), ir)
+}
+
+func reasonCodes(rs []policy.Reason) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Code
+	}
+	return out
 }
 
 // revoke is RFC 7009 token revocation.

@@ -74,6 +74,13 @@ func (LocalBus) Publish(context.Context, Event) (Acks, error) {
 // Fresh implements Bus.
 func (LocalBus) Fresh() bool { return true }
 
+// Listener is a node-local cache that revocation events must reach.
+type Listener interface {
+	// Apply drops what ev names. It must not block: it runs on the bus's goroutine and
+	// before a revocation is answered.
+	Apply(ev Event)
+}
+
 // Receiver is the node's side of the bus: what a Bus calls when events arrive.
 type Receiver interface {
 	// Receive applies an event published by another node.
@@ -121,11 +128,14 @@ const (
 // node's memory (the token cache), publishes them to the other nodes, applies theirs,
 // and follows the durable log so that nothing published while it was away is missed.
 type Fanout struct {
-	Node   string
-	Cache  *TokenCache // nil without a token cache
-	Bus    Bus         // LocalBus on a single node; nil is the same
-	Log    Log         // nil: no receipts and no catch-up
-	Logger *slog.Logger
+	Node  string
+	Cache *TokenCache // nil without a token cache
+	// Listeners are the node's other caches that revocations must reach (the gate's
+	// principal cache): each event is applied to them as to the token cache.
+	Listeners []Listener
+	Bus       Bus // LocalBus on a single node; nil is the same
+	Log       Log // the durable log: receipts and catch-up
+	Logger    *slog.Logger
 
 	mu   sync.Mutex
 	seen map[string]time.Time // revocation ids applied recently, so the log is replayed once
@@ -139,9 +149,7 @@ func (f *Fanout) Publish(ctx context.Context, ev Event) (Acks, error) {
 	}
 	ev.Origin = f.Node
 	f.markSeen(ev.ID)
-	if f.Cache != nil {
-		f.Cache.Apply(ev)
-	}
+	f.apply(ev)
 	if f.Bus == nil {
 		return LocalBus{}.Publish(ctx, ev)
 	}
@@ -154,9 +162,7 @@ func (f *Fanout) Publish(ctx context.Context, ev Event) (Acks, error) {
 
 // Receive implements Receiver.
 func (f *Fanout) Receive(ctx context.Context, ev Event) {
-	if f.Cache != nil {
-		f.Cache.Apply(ev)
-	}
+	f.apply(ev)
 	if f.markSeen(ev.ID) && ev.Durable {
 		f.recordApplied(ctx, ev.ID, ViaBus)
 	}
@@ -164,11 +170,9 @@ func (f *Fanout) Receive(ctx context.Context, ev Event) {
 
 // Resync implements Receiver.
 func (f *Fanout) Resync(ctx context.Context, since time.Time) error {
-	if f.Cache != nil {
-		// Internal invalidations (RFC 7009 revocation, refresh rotation, logout) are not
-		// in the durable log; forgetting everything covers whatever was missed.
-		f.Cache.Apply(Event{All: true})
-	}
+	// Internal invalidations (RFC 7009 revocation, refresh rotation, logout) are not
+	// in the durable log; forgetting everything covers whatever was missed.
+	f.apply(Event{All: true})
 	return f.CatchUp(ctx, since)
 }
 
@@ -188,9 +192,7 @@ func (f *Fanout) CatchUp(ctx context.Context, t time.Time) error {
 		if !f.markSeen(le.Event.ID) {
 			continue
 		}
-		if f.Cache != nil {
-			f.Cache.Apply(le.Event)
-		}
+		f.apply(le.Event)
 		f.recordApplied(ctx, le.Event.ID, ViaLog)
 	}
 	return nil
@@ -213,6 +215,16 @@ func (f *Fanout) Follow(ctx context.Context, interval, overlap time.Duration) {
 				f.Logger.Warn("following the revocation log failed", "error", err)
 			}
 		}
+	}
+}
+
+// apply drops what ev names from this node's memory: the token cache and every listener.
+func (f *Fanout) apply(ev Event) {
+	if f.Cache != nil {
+		f.Cache.Apply(ev)
+	}
+	for _, l := range f.Listeners {
+		l.Apply(ev)
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 
 	"github.com/ory/fosite"
 	"github.com/weft-fabric/weft/access"
-	"github.com/weft-fabric/weft/access/oauth"
 )
 
 // TokenCache keeps access-token lookups in memory so that steady-state introspection and
@@ -273,7 +272,7 @@ func (c *TokenCache) RotateRefreshToken(ctx context.Context, requestID, refreshS
 
 // RevokeBySessionID revokes by login session, then invalidates.
 func (c *TokenCache) RevokeBySessionID(ctx context.Context, sid string) (int64, error) {
-	r, ok := c.TokenStorage.(oauth.SessionRevoker)
+	r, ok := c.TokenStorage.(access.SessionRevoker)
 	if !ok {
 		return 0, errors.New("token storage cannot revoke by session")
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/weft-fabric/weft/access/apply"
 	"github.com/weft-fabric/weft/access/backchannel"
 	"github.com/weft-fabric/weft/access/fositestore"
+	"github.com/weft-fabric/weft/access/gate"
 	"github.com/weft-fabric/weft/access/keys"
 	"github.com/weft-fabric/weft/access/keys/keysql"
 	"github.com/weft-fabric/weft/access/oauth"
@@ -29,9 +30,11 @@ import (
 	"github.com/weft-fabric/weft/access/ssf"
 	"github.com/weft-fabric/weft/access/ssf/ssfapi"
 	"github.com/weft-fabric/weft/access/websession"
+	"github.com/weft-fabric/weft/analytics"
 	"github.com/weft-fabric/weft/identity"
 	"github.com/weft-fabric/weft/identity/password"
 	"github.com/weft-fabric/weft/identity/sqlstore"
+	"github.com/weft-fabric/weft/policy"
 	"github.com/weft-fabric/weft/ui"
 )
 
@@ -77,6 +80,7 @@ type app struct {
 	outbox      *accsql.Outbox
 	transmitter *ssf.Transmitter
 	revocations *revocation.Service
+	principals  gate.Principals // behind the node's cache when it has one
 }
 
 func newApp(ctx context.Context, cfg Config, log *slog.Logger, r role) (_ *app, err error) {
@@ -114,7 +118,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, r role) (_ *app, 
 	a.clientCache = access.NewClientCache(accsql.NewClients(db), 10*time.Second)
 	a.tokens = fositestore.New(db, a.clientCache, fositestore.Options{})
 	a.outbox = accsql.NewOutbox(db)
-	a.buildFanout(r)
+	a.buildFanout(r, dirStore)
 
 	var lookup revocation.TokenLookup = cliTokens{}
 	sign := access.JWTSigner(cliSign)
@@ -153,7 +157,7 @@ func (a *app) Close() error {
 }
 
 // buildFanout wires this process's part in the revocation fabric.
-func (a *app) buildFanout(r role) {
+func (a *app) buildFanout(r role, subjects gate.Subjects) {
 	cfg := a.cfg
 	node := cfg.nodeName()
 	if r == roleCLI {
@@ -161,7 +165,7 @@ func (a *app) buildFanout(r role) {
 	}
 	revLog := accsql.NewRevocations(a.db)
 	f := &revocation.Fanout{Node: node, Log: revLog, Logger: a.log}
-	a.fanout, a.storage = f, a.tokens
+	a.fanout, a.storage, a.principals = f, a.tokens, gate.DirectoryPrincipals{Subjects: subjects}
 	switch {
 	case cfg.DatabaseURL == "":
 		// One node on SQLite (even with Redis configured: nothing else can share the
@@ -187,6 +191,11 @@ func (a *app) buildFanout(r role) {
 			return err
 		})
 		a.storage = f.Cache
+		// The gate's principals live beside the tokens, under the same rules: dropped by
+		// the same events, served only while the node is fresh.
+		pc := gate.NewPrincipalCache(a.principals, f.Fresh, time.Minute, 100000)
+		f.Listeners = append(f.Listeners, pc)
+		a.principals = pc
 	}
 }
 
@@ -231,15 +240,20 @@ type surfaces struct {
 
 // newHTTP builds the server's endpoints over a (built with roleServer).
 func newHTTP(a *app) (*surfaces, error) {
+	g, err := gate.New(gate.Deps{Tokens: a.provider, Principals: a.principals, Risk: analytics.NoRisk{},
+		Policy: policy.AllowAll{}, Events: analytics.Discard{}, Logger: a.log})
+	if err != nil {
+		return nil, err
+	}
 	u, _ := url.Parse(a.cfg.Issuer)
 	cookies := websession.Cookies{Secure: u.Scheme == "https"}
 	browser := websession.NewBrowser(cookies, a.sessions, a.directory)
 	consents := accsql.NewConsents(a.db)
 	pages := &ui.Pages{Directory: a.directory, Sessions: a.sessions, Browser: browser, Clients: a.clientCache, Consents: consents,
 		Cookies: cookies, Limiter: ui.NewLimiter(10, 10), Logger: a.log}
-	h, err := oauth.NewHandler(oauth.Handler{Provider: a.provider, Clients: a.clientCache, Keys: a.keys, Logger: a.log,
+	h, err := oauth.NewHandler(oauth.Handler{Provider: a.provider, Gate: g, Clients: a.clientCache, Keys: a.keys, Logger: a.log,
 		Directory: a.directory, Sessions: a.sessions, Consents: consents, Cookies: cookies, Browser: browser,
-		Revoker: a.storage.(oauth.SessionRevoker), ConfirmLogout: pages.ConfirmLogout, Audit: a.audit,
+		Revoker: a.storage.(access.SessionRevoker), ConfirmLogout: pages.ConfirmLogout, Audit: a.audit,
 		Outbox: a.outbox, Participants: a.tokens})
 	if err != nil {
 		return nil, err
@@ -255,10 +269,10 @@ func newHTTP(a *app) (*surfaces, error) {
 	return &surfaces{
 		oauth: h,
 		pages: pages,
-		admin: &admin.Handler{Directory: a.directory, Tokens: a.provider, Logger: a.log, Clients: a.clients, Audit: a.audit,
+		admin: &admin.Handler{Directory: a.directory, Gate: g, Logger: a.log, Clients: a.clients, Audit: a.audit,
 			Sessions: a.sessions, SessionTokens: a.tokens, Revocations: a.revocations},
-		revocations: &revocationapi.Handler{Revocations: a.revocations, Tokens: a.provider, Users: a.directory},
-		ssf:         &ssfapi.Handler{Transmitter: a.transmitter, Tokens: a.provider},
+		revocations: &revocationapi.Handler{Revocations: a.revocations, Gate: g, Users: a.directory},
+		ssf:         &ssfapi.Handler{Transmitter: a.transmitter, Gate: g},
 		outbox:      worker,
 	}, nil
 }

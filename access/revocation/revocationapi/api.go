@@ -8,9 +8,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/ory/fosite"
 
-	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/gate"
 	"github.com/weft-fabric/weft/access/httpserver"
 	"github.com/weft-fabric/weft/access/revocation"
 	"github.com/weft-fabric/weft/identity"
@@ -22,7 +21,8 @@ const ScopeRevoke = "weft:revoke"
 // Handler serves POST /api/v1/revocations and GET /api/v1/revocations/{id}.
 type Handler struct {
 	Revocations *revocation.Service
-	Tokens      revocation.TokenLookup
+	// Gate authenticates SOAR tools' bearer tokens (scope weft:revoke).
+	Gate *gate.Gate
 	// Users changes a user's status for "suspend": true (identity.Directory).
 	Users revocation.StatusChanger
 }
@@ -97,21 +97,8 @@ func viewRevocation(r revocation.Record, applied []revocation.NodeApplication) r
 
 // caller authenticates the bearer token and requires weft:revoke; it returns the client.
 func (a *Handler) caller(c echo.Context) (string, error) {
-	tok := fosite.AccessTokenFromRequest(c.Request())
-	if tok == "" {
-		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="weft"`)
-		return "", &httpserver.Problem{Status: http.StatusUnauthorized, Title: "Unauthorized", Detail: "A bearer access token with scope weft:revoke is required."}
-	}
-	use, ar, err := a.Tokens.IntrospectToken(c.Request().Context(), tok, fosite.AccessToken, access.NewSession("", "", ""))
-	if err != nil || use != fosite.AccessToken {
-		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="weft", error="invalid_token"`)
-		return "", &httpserver.Problem{Status: http.StatusUnauthorized, Title: "Unauthorized", Detail: "The access token is invalid, expired or revoked."}
-	}
-	if !ar.GetGrantedScopes().Has(ScopeRevoke) {
-		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="weft", error="insufficient_scope", scope="weft:revoke"`)
-		return "", &httpserver.Problem{Status: http.StatusForbidden, Title: "Forbidden", Detail: "This token lacks the weft:revoke scope."}
-	}
-	return ar.GetClient().GetID(), nil
+	cl, err := a.Gate.Bearer(c, "revocations", ScopeRevoke)
+	return cl.ClientID, err
 }
 
 type revokeRequest struct {

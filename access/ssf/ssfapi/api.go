@@ -12,13 +12,13 @@ import (
 	"github.com/weft-fabric/weft/access"
 	"github.com/weft-fabric/weft/access/gate"
 	"github.com/weft-fabric/weft/access/httpserver"
-	"github.com/weft-fabric/weft/access/revocation"
 )
 
 // Handler serves SSF discovery, stream management and polling.
 type Handler struct {
 	Transmitter *ssf.Transmitter
-	Tokens      revocation.TokenLookup
+	// Gate authenticates receivers' bearer tokens (scope weft:ssf).
+	Gate *gate.Gate
 }
 
 // Register mounts the routes.
@@ -109,7 +109,8 @@ func answer(err error) error {
 }
 
 func (h *Handler) caller(c echo.Context) (string, error) {
-	return gate.BearerClient(c, h.Tokens, ssf.Scope)
+	cl, err := h.Gate.Bearer(c, "ssf", ssf.Scope)
+	return cl.ClientID, err
 }
 
 func (h *Handler) create(c echo.Context) error {

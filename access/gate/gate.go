@@ -167,9 +167,3 @@ func isStoreFailure(err error) bool {
 	return errors.As(err, &rfc) && rfc.CodeField >= 500
 }
 
-// Subject resolves a subject through the gate's principals (cached like the rest of the
-// hot path), for the token endpoint's own check that a grant's subject is still in
-// good standing before it mints anything.
-func (g *Gate) Subject(ctx context.Context, subject string) (policy.Principal, error) {
-	return g.d.Principals.Principal(ctx, subject)
-}

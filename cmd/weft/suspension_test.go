@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/weft-fabric/weft/identity/sqlstore"
 	"github.com/weft-fabric/weft/identity/sqlstore/sqltest"
 )
 
@@ -142,4 +145,89 @@ func (e *cliEnv) userID(t *testing.T, username string) string {
 		t.Fatalf("user show %s: %v", username, err)
 	}
 	return v.ID
+}
+
+// TestSuspension_DefenceInDepth: a user whose status changed without any revocation (as
+// if one had been missed: here the row is changed behind Weft's back) holds tokens that
+// nothing accepts any more: introspection answers inactive, userinfo and the admin API
+// refuse the access token, and the refresh token mints nothing (and is revoked).
+func TestSuspension_DefenceInDepth(t *testing.T) {
+	e := &ssfEnv{oidcEnv: newOIDCEnvWith(t, sqltest.SQLite, `
+users:
+  - {username: dana, email: dana@example.com, password: dana-password-1}
+groups:
+  - {name: weft-admins, members: [dana]}
+clients:
+  - id: console
+    name: Admin console
+    type: confidential
+    secret: console-secret
+    redirect_uris: [http://127.0.0.1:9557/callback]
+    grant_types: [authorization_code, refresh_token]
+    scopes: [openid, offline_access, weft:admin]
+    first_party: true
+`)}
+	ctx := context.Background()
+	console := e.web
+	console.ClientID, console.ClientSecret, console.RedirectURL = "console", "console-secret", "http://127.0.0.1:9557/callback"
+	console.Scopes = []string{oidc.ScopeOpenID, oidc.ScopeOfflineAccess, "weft:admin"}
+	verifier := oauth2.GenerateVerifier()
+	cb := e.login(e.browser(), console.AuthCodeURL(randomString(), oauth2.S256ChallengeOption(verifier), oidc.Nonce(randomString())),
+		"dana", "dana-password-1")
+	tok, err := console.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil || tok.RefreshToken == "" {
+		t.Fatalf("code exchange: %v", err)
+	}
+	// Before: every door is open to dana.
+	if code, _ := e.call(http.MethodGet, "/api/v1/users?limit=1", tok.AccessToken, "", nil); code != 200 {
+		t.Fatalf("admin API before = %d", code)
+	}
+
+	// The row changes behind Weft's back: no revocation, no event.
+	db, err := sqlstore.Open(ctx, sqlstore.Options{SQLitePath: filepath.Join(dataDir(e.cli), "weft.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Conn(ctx).Exec("UPDATE users SET status = 'suspended' WHERE username = 'dana'").Error; err != nil {
+		t.Fatal(err)
+	}
+	// Let the principal cache's entry, if the admin call above made one, lapse the way
+	// a missed event would leave it: restart the server (its memory is gone; the
+	// database is as the attacker left it).
+	if err := e.srv.stop(); err != nil {
+		t.Fatal(err)
+	}
+	e.srv = startServerAt(t, e.cli.environ, strings.TrimPrefix(e.issuer, "http://"))
+
+	if e.active(tok.AccessToken) {
+		t.Fatal("introspection: the token of a suspended user is active")
+	}
+	if _, err := e.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err == nil {
+		t.Fatal("userinfo answered for a suspended user")
+	}
+	if code, _ := e.call(http.MethodGet, "/api/v1/users?limit=1", tok.AccessToken, "", nil); code != 401 {
+		t.Fatalf("admin API with a suspended user's token = %d, want 401", code)
+	}
+	stale := &oauth2.Token{RefreshToken: tok.RefreshToken, Expiry: time.Now().Add(-time.Hour)}
+	if _, err := console.TokenSource(ctx, stale).Token(); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+		t.Fatalf("refresh for a suspended user: %v, want invalid_grant", err)
+	}
+	// The refused grant was revoked too: reactivated, dana still cannot use it.
+	if err := db.Conn(ctx).Exec("UPDATE users SET status = 'active' WHERE username = 'dana'").Error; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := console.TokenSource(ctx, stale).Token(); err == nil {
+		t.Fatal("the refresh token of a refused grant works again after reactivation")
+	}
+}
+
+// dataDir is the data directory of a CLI environment.
+func dataDir(e *cliEnv) string {
+	for _, kv := range e.environ {
+		if v, ok := strings.CutPrefix(kv, "WEFT_DATA_DIR="); ok {
+			return v
+		}
+	}
+	return ""
 }

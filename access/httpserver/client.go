@@ -1,7 +1,6 @@
 package httpserver
 
 import (
-	"encoding/base64"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -9,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
+	"github.com/weft-fabric/weft/identity"
 )
 
 // RequestInfo is what a request tells about its client. The IP is the first
@@ -48,22 +48,11 @@ func ClientInfo(c echo.Context, deviceCookie string) RequestInfo {
 		info.IP = peerIP(r)
 	}
 	if deviceCookie != "" {
-		if ck, err := r.Cookie(deviceCookie); err == nil && ValidDeviceID(ck.Value) {
+		if ck, err := r.Cookie(deviceCookie); err == nil && identity.ValidDeviceID(ck.Value) {
 			info.DeviceID = ck.Value
 		}
 	}
 	return info
-}
-
-// ValidDeviceID reports whether s has the shape of a device id: 16 random bytes
-// in unpadded base64url (22 characters). Anything else in the cookie is not
-// ours, and is neither stored nor used to find sessions.
-func ValidDeviceID(s string) bool {
-	if len(s) != 22 {
-		return false
-	}
-	_, err := base64.RawURLEncoding.DecodeString(s)
-	return err == nil
 }
 
 // userAgent trims ua, replaces invalid UTF-8 and caps it at maxUserAgent bytes

@@ -7,7 +7,6 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/weft-fabric/weft/access"
-	"github.com/weft-fabric/weft/access/websession"
 	"github.com/weft-fabric/weft/identity"
 )
 
@@ -175,7 +174,7 @@ type deviceTarget struct {
 }
 
 func (t *deviceTarget) validate(context.Context) error {
-	if !websession.ValidDeviceID(t.deviceID) {
+	if !identity.ValidDeviceID(t.deviceID) {
 		return invalid("selector.value", "is not a Weft device id")
 	}
 	return nil

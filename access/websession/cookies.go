@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/weft-fabric/weft/access/httpserver"
+	"github.com/weft-fabric/weft/identity"
 )
 
 // Cookies decides every cookie attribute in one place. Secure (and the __Host- prefix,
@@ -54,7 +54,7 @@ const deviceTTL = 400 * 24 * time.Hour
 // sight. It identifies a browser profile, not a person, so that sessions from one
 // device can be found and revoked together; it grants nothing on its own.
 func (c Cookies) Device(w http.ResponseWriter, r *http.Request) string {
-	if ck, err := r.Cookie(c.DeviceCookieName()); err == nil && ValidDeviceID(ck.Value) {
+	if ck, err := r.Cookie(c.DeviceCookieName()); err == nil && identity.ValidDeviceID(ck.Value) {
 		return ck.Value
 	}
 	b := make([]byte, 16)
@@ -67,10 +67,6 @@ func (c Cookies) Device(w http.ResponseWriter, r *http.Request) string {
 
 // DeviceCookieName is the device cookie's name, which httpserver.ClientInfo reads.
 func (c Cookies) DeviceCookieName() string { return c.name("weft_device") }
-
-// ValidDeviceID is httpserver's rule, so that ClientInfo, Device and the revocation
-// API's device selector accept the same ids.
-func ValidDeviceID(s string) bool { return httpserver.ValidDeviceID(s) }
 
 // CSRF implements the double-submit pattern: a random token in a SameSite=Strict,
 // HttpOnly cookie that each form must echo in a hidden field. A cross-site page can

@@ -1,4 +1,4 @@
-// Package fabric implements declarative apply: a YAML file (a "fabric") that declares
+// Package apply implements declarative apply: a YAML file (a "fabric") that declares
 // users, groups and their members, machine identities and OAuth clients, applied as one
 // transaction. Applying the same file twice changes nothing; any error, reported with
 // the file's line, changes nothing at all.

@@ -166,4 +166,3 @@ func isStoreFailure(err error) bool {
 	var rfc *fosite.RFC6749Error
 	return errors.As(err, &rfc) && rfc.CodeField >= 500
 }
-

@@ -11,10 +11,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/ory/fosite"
 	"github.com/weft-fabric/weft/access"
-	"github.com/weft-fabric/weft/access/gate"
 	"github.com/weft-fabric/weft/access/httpserver"
 	"github.com/weft-fabric/weft/identity"
-	"github.com/weft-fabric/weft/policy"
 )
 
 // token is the token endpoint. For client_credentials the subject is the client itself
@@ -155,84 +153,6 @@ func (h *Handler) subjectInGoodStanding(ctx context.Context, ar fosite.AccessReq
 // revokeGrant deactivates every token issued for one grant (fosite request id).
 func (h *Handler) revokeGrant(ctx context.Context, requestID string) error {
 	return errors.Join(h.Provider.store.RevokeAccessToken(ctx, requestID), h.Provider.store.RevokeRefreshToken(ctx, requestID))
-}
-
-// introspect answers RFC 7662 for clients allowed to introspect. Callers authenticate
-// with client_secret_basic only: fosite would also accept any bearer access token as
-// the caller, which would let every token holder probe other tokens. The secret check
-// is the cached one (no argon2id per request).
-func (h *Handler) introspect(c echo.Context) error {
-	ctx := c.Request().Context()
-	r := c.Request()
-	raw, _, ok := r.BasicAuth()
-	if !ok || strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
-		h.Provider.WriteIntrospectionError(ctx, c.Response(),
-			fosite.ErrRequestUnauthorized.WithHint("Authenticate with HTTP Basic client credentials (client_secret_basic)."))
-		return nil
-	}
-	id, _ := url.QueryUnescape(raw)
-	allowed := false
-	if cl, err := h.Clients.Client(ctx, id); err == nil {
-		allowed = cl.Introspection
-	}
-	ir, err := h.Provider.NewIntrospectionRequest(ctx, r, access.NewSession("", "", ""))
-	switch {
-	case errors.Is(err, fosite.ErrRequestUnauthorized), errors.Is(err, fosite.ErrInvalidRequest):
-		h.logFailure(ctx, "introspection refused", err)
-		h.Provider.WriteIntrospectionError(ctx, c.Response(), err)
-	case !allowed:
-		// Checked after authentication, so only a client that proved its secret learns
-		// that it lacks the capability; it learns nothing about the token. (fosite would
-		// turn this error into {"active":false}, so it is written here.)
-		c.Response().Header().Set("Cache-Control", "no-store")
-		return c.JSON(http.StatusForbidden, map[string]string{"error": "access_denied",
-			"error_description": "This client is not allowed to introspect tokens."})
-	case err != nil:
-		h.Provider.WriteIntrospectionError(ctx, c.Response(), err) // inactive: {"active":false}
-	default:
-		h.introspected(c, ir)
-	}
-	return nil
-}
-
-// introspected answers for a token fosite found active: the gate decides (subject in
-// good standing, risk, policy), and anything but allow is {"active":false}, with the
-// reasons in the log, never in the answer. A decision that cannot be made fails closed.
-func (h *Handler) introspected(c echo.Context, ir fosite.IntrospectionResponder) {
-	ctx := c.Request().Context()
-	info := httpserver.ClientInfo(c, "")
-	res, err := h.Gate.Decide(ctx, gate.Request{Action: policy.ActionIntrospect, IP: info.IP, UserAgent: info.UserAgent},
-		ir.GetTokenUse(), ir.GetAccessRequester())
-	if err != nil {
-		h.Logger.ErrorContext(ctx, "introspection: no decision could be made; answering inactive", "error", err.Error())
-	}
-	if err != nil || !res.Allow {
-		if err == nil {
-			h.Logger.DebugContext(ctx, "introspection: token not active for this request", "reasons", reasonCodes(res.Reasons))
-		}
-		h.Provider.WriteIntrospectionError(ctx, c.Response(), fosite.ErrInactiveToken)
-		return
-	}
-	h.Provider.WriteIntrospectionResponse(ctx, c.Response(), ir)
-}
-
-func reasonCodes(rs []policy.Reason) []string {
-	out := make([]string, len(rs))
-	for i, r := range rs {
-		out[i] = r.Code
-	}
-	return out
-}
-
-// revoke is RFC 7009 token revocation.
-func (h *Handler) revoke(c echo.Context) error {
-	ctx := c.Request().Context()
-	err := h.Provider.NewRevocationRequest(ctx, c.Request())
-	if err != nil {
-		h.logFailure(ctx, "revocation refused", err)
-	}
-	h.Provider.WriteRevocationResponse(ctx, c.Response(), err)
-	return nil
 }
 
 // logFailure records why fosite refused a request: the error name and hint only, never

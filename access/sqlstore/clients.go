@@ -1,5 +1,8 @@
-// Package sqlstore implements the access stores (OAuth clients so far) over the shared
-// gorm database of identity/sqlstore. Rows stay inside this package.
+// Package sqlstore implements the access stores over the shared gorm database of
+// identity/sqlstore: OAuth clients and consents (access), the revocation store and its
+// durable log (revocation), the outbox (outbox) and SSF streams and their poll queue
+// (ssf). Rows stay inside this package; storetest/ is the conformance suite every
+// implementation of those interfaces passes, run here on SQLite and PostgreSQL.
 package sqlstore
 
 import (

@@ -1,7 +1,8 @@
 // Package sqlstore implements the identity stores over gorm, on PostgreSQL or on an
 // embedded SQLite file (pure Go, no cgo). It also owns the database handle shared by
 // the other SQL adapters: opening it, carrying a transaction in the context, and
-// translating driver errors into the identity sentinels. Row types never leave it.
+// translating driver errors into the identity sentinels, and running after-commit hooks
+// (identity.Transactor.AfterCommit). Row types never leave it.
 package sqlstore
 
 import (

@@ -35,7 +35,7 @@ type Directory struct {
 	hasher *password.Hasher
 	now    func() time.Time
 	dummy  string // hash verified when the user is unknown, to equalise timing
-	// observer, when set, hears of status and password changes in their transaction.
+	// observers hear of status and password changes in their transaction, in order.
 	observers []AccountObserver
 }
 

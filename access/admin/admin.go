@@ -2,8 +2,11 @@ package admin
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -25,14 +28,33 @@ type Handler struct {
 	// Gate authenticates bearer tokens (scopes weft:admin, weft:admin:read).
 	Gate   *gate.Gate
 	Logger *slog.Logger
-	// Audit, when set, records every successful change in the audit log.
+	// Audit records every successful change in the audit log.
 	Audit AuditRecorder
-	// Sessions, SessionTokens and Revocations serve /sessions. Revocations also makes
-	// suspending or deprovisioning a user revoke everything the user holds; without it
-	// such a status change is refused rather than done half.
+	// Sessions, SessionTokens and Revocations serve /sessions; status changes revoke
+	// through Revocations.
 	Sessions      *identity.Sessions
 	SessionTokens access.SessionTokens
 	Revocations   *revocation.Service
+}
+
+// New checks that h has every dependency (a nil Logger discards): a handler without
+// its audit trail or its revocation service must not start.
+func New(h Handler) (*Handler, error) {
+	var missing []string
+	for name, isNil := range map[string]bool{"Directory": h.Directory == nil, "Clients": h.Clients == nil, "Gate": h.Gate == nil,
+		"Audit": h.Audit == nil, "Sessions": h.Sessions == nil, "SessionTokens": h.SessionTokens == nil, "Revocations": h.Revocations == nil} {
+		if isNil {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return nil, fmt.Errorf("admin.New: missing %s", strings.Join(missing, ", "))
+	}
+	if h.Logger == nil {
+		h.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &h, nil
 }
 
 // AuditRecorder appends to the audit log (identity.AuditLog implements it).
@@ -89,9 +111,4 @@ func (h *Handler) Register(e *echo.Echo) {
 	}
 }
 
-func (h *Handler) logger() *slog.Logger {
-	if h.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return h.Logger
-}
+func (h *Handler) logger() *slog.Logger { return h.Logger }

@@ -56,12 +56,10 @@ func (h *Handler) authenticate(write bool) echo.MiddlewareFunc {
 					slog.String("method", r.Method), slog.String("route", c.Path()),
 					slog.Int("status", c.Response().Status),
 					slog.String("subject", p.subject), slog.String("client_id", p.clientID), slog.Bool("user", p.user))
-				if h.Audit != nil {
-					detail := map[string]any{"method": r.Method, "route": c.Path(), "path": r.URL.Path,
-						"status": c.Response().Status, "client_id": p.clientID}
-					if aerr := h.Audit.Record(r.Context(), "admin.change", p.subject, c.Param("id"), detail); aerr != nil {
-						h.logger().ErrorContext(r.Context(), "writing the audit log failed", "error", aerr.Error())
-					}
+				detail := map[string]any{"method": r.Method, "route": c.Path(), "path": r.URL.Path,
+					"status": c.Response().Status, "client_id": p.clientID}
+				if aerr := h.Audit.Record(r.Context(), "admin.change", p.subject, c.Param("id"), detail); aerr != nil {
+					h.logger().ErrorContext(r.Context(), "writing the audit log failed", "error", aerr.Error())
 				}
 			}
 			return err

@@ -117,3 +117,15 @@ func TestAuth(t *testing.T) {
 		problemOf(t, en.do(http.MethodDelete, "/api/v1/users", tokAdmin, nil), 405)
 	})
 }
+
+func TestNew_RefusesMissingDependencies(t *testing.T) {
+	_, err := New(Handler{})
+	if err == nil {
+		t.Fatal("New with nothing succeeded")
+	}
+	for _, name := range []string{"Directory", "Clients", "Gate", "Audit", "Sessions", "SessionTokens", "Revocations"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("the error does not name the missing %s: %v", name, err)
+		}
+	}
+}

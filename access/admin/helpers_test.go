@@ -82,9 +82,10 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 	sessions := identity.NewSessions(sqlstore.NewSessions(db), time.Hour)
 	grants := fositestore.New(db, accsql.NewClients(db), fositestore.Options{})
 	revLog := accsql.NewRevocations(db)
+	audit := identity.NewAuditLog(sqlstore.NewAudit(db), db)
 	revs, err := revocation.NewService(revocation.Deps{Store: revLog, Grants: grants, Lookup: noTokens{}, Sessions: sessions,
 		Subjects: store, Clients: clients, Tx: db, Fanout: &revocation.Fanout{Node: "test", Log: revLog, Bus: revocation.LocalBus{}},
-		Audit: identity.NewAuditLog(sqlstore.NewAudit(db), db), Outbox: accsql.NewOutbox(db), Participants: grants, Signals: noSignals{}})
+		Audit: audit, Outbox: accsql.NewOutbox(db), Participants: grants, Signals: noSignals{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,8 +122,11 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &Handler{Directory: dir, Clients: clients, Gate: g,
-		Sessions: en.sessions, SessionTokens: en.grants, Revocations: revs}
+	h, err := New(Handler{Directory: dir, Clients: clients, Gate: g, Audit: audit,
+		Sessions: en.sessions, SessionTokens: en.grants, Revocations: revs})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h.Register(e)
 	en.e = e
 	return en

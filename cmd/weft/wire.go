@@ -266,11 +266,15 @@ func newHTTP(a *app) (*surfaces, error) {
 	if err != nil {
 		return nil, err
 	}
+	adm, err := admin.New(admin.Handler{Directory: a.directory, Gate: g, Logger: a.log, Clients: a.clients, Audit: a.audit,
+		Sessions: a.sessions, SessionTokens: a.tokens, Revocations: a.revocations})
+	if err != nil {
+		return nil, err
+	}
 	return &surfaces{
-		oauth: h,
-		pages: pages,
-		admin: &admin.Handler{Directory: a.directory, Gate: g, Logger: a.log, Clients: a.clients, Audit: a.audit,
-			Sessions: a.sessions, SessionTokens: a.tokens, Revocations: a.revocations},
+		oauth:       h,
+		pages:       pages,
+		admin:       adm,
 		revocations: &revocationapi.Handler{Revocations: a.revocations, Gate: g, Users: a.directory},
 		ssf:         &ssfapi.Handler{Transmitter: a.transmitter, Gate: g},
 		outbox:      worker,

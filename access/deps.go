@@ -2,6 +2,9 @@ package access
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 )
 
 // ClientLookup finds client definitions (cached by the caller's choice).
@@ -30,4 +33,20 @@ type JWTSigner func(ctx context.Context, claims map[string]any, typ string) (str
 // SessionRevoker deactivates every token issued in a login session (access/fositestore).
 type SessionRevoker interface {
 	RevokeBySessionID(ctx context.Context, sid string) (int64, error)
+}
+
+// CheckDeps is for constructors that must not build a half-wired service: it returns an
+// error naming, in order, every dependency that isNil reports missing, or nil.
+func CheckDeps(constructor string, isNil map[string]bool) error {
+	var missing []string
+	for name, absent := range isNil {
+		if absent {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	slices.Sort(missing)
+	return fmt.Errorf("%s: missing %s", constructor, strings.Join(missing, ", "))
 }

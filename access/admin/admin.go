@@ -2,11 +2,8 @@ package admin
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -40,16 +37,9 @@ type Handler struct {
 // New checks that h has every dependency (a nil Logger discards): a handler without
 // its audit trail or its revocation service must not start.
 func New(h Handler) (*Handler, error) {
-	var missing []string
-	for name, isNil := range map[string]bool{"Directory": h.Directory == nil, "Clients": h.Clients == nil, "Gate": h.Gate == nil,
-		"Audit": h.Audit == nil, "Sessions": h.Sessions == nil, "SessionTokens": h.SessionTokens == nil, "Revocations": h.Revocations == nil} {
-		if isNil {
-			missing = append(missing, name)
-		}
-	}
-	if len(missing) > 0 {
-		slices.Sort(missing)
-		return nil, fmt.Errorf("admin.New: missing %s", strings.Join(missing, ", "))
+	if err := access.CheckDeps("admin.New", map[string]bool{"Directory": h.Directory == nil, "Clients": h.Clients == nil, "Gate": h.Gate == nil,
+		"Audit": h.Audit == nil, "Sessions": h.Sessions == nil, "SessionTokens": h.SessionTokens == nil, "Revocations": h.Revocations == nil}); err != nil {
+		return nil, err
 	}
 	if h.Logger == nil {
 		h.Logger = slog.New(slog.DiscardHandler)

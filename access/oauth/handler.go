@@ -1,10 +1,7 @@
 package oauth
 
 import (
-	"fmt"
 	"log/slog"
-	"slices"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -47,18 +44,11 @@ type Handler struct {
 // skip a security behaviour (logout revoking, back-channel logout, the audit trail).
 // A nil Logger discards.
 func NewHandler(h Handler) (*Handler, error) {
-	var missing []string
-	for name, nilv := range map[string]bool{"Provider": h.Provider == nil, "Gate": h.Gate == nil, "Clients": h.Clients == nil, "Keys": h.Keys == nil,
+	if err := access.CheckDeps("oauth.NewHandler", map[string]bool{"Provider": h.Provider == nil, "Gate": h.Gate == nil, "Clients": h.Clients == nil, "Keys": h.Keys == nil,
 		"Directory": h.Directory == nil, "Sessions": h.Sessions == nil, "Consents": h.Consents == nil, "Browser": h.Browser == nil,
 		"Revoker": h.Revoker == nil, "ConfirmLogout": h.ConfirmLogout == nil, "Audit": h.Audit == nil, "Outbox": h.Outbox == nil,
-		"Participants": h.Participants == nil} {
-		if nilv {
-			missing = append(missing, name)
-		}
-	}
-	if len(missing) > 0 {
-		slices.Sort(missing)
-		return nil, fmt.Errorf("oauth.NewHandler: missing %s", strings.Join(missing, ", "))
+		"Participants": h.Participants == nil}); err != nil {
+		return nil, err
 	}
 	if h.Logger == nil {
 		h.Logger = slog.New(slog.DiscardHandler)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
-	"slices"
 	"strings"
 	"time"
 
@@ -120,17 +119,10 @@ type Service struct {
 
 // NewService checks that every dependency is present.
 func NewService(d Deps) (*Service, error) {
-	var missing []string
-	for name, v := range map[string]any{"Store": d.Store, "Grants": d.Grants, "Lookup": d.Lookup, "Sessions": d.Sessions,
-		"Subjects": d.Subjects, "Clients": d.Clients, "Tx": d.Tx, "Fanout": d.Fanout, "Audit": d.Audit, "Outbox": d.Outbox,
-		"Participants": d.Participants, "Signals": d.Signals} {
-		if isNil(v) {
-			missing = append(missing, name)
-		}
-	}
-	if len(missing) > 0 {
-		slices.Sort(missing)
-		return nil, fmt.Errorf("revocation.NewService: missing %s", strings.Join(missing, ", "))
+	if err := access.CheckDeps("revocation.NewService", map[string]bool{"Store": isNil(d.Store), "Grants": isNil(d.Grants), "Lookup": isNil(d.Lookup), "Sessions": isNil(d.Sessions),
+		"Subjects": isNil(d.Subjects), "Clients": isNil(d.Clients), "Tx": isNil(d.Tx), "Fanout": isNil(d.Fanout), "Audit": isNil(d.Audit), "Outbox": isNil(d.Outbox),
+		"Participants": isNil(d.Participants), "Signals": isNil(d.Signals)}); err != nil {
+		return nil, err
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)

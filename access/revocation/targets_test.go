@@ -191,11 +191,15 @@ func (s fakeStore) RevocationByKey(_ context.Context, actor, key string) (revoca
 
 type fakeLog struct{ w *world }
 
-func (fakeLog) EventsSince(context.Context, time.Time) ([]revocation.LoggedEvent, error) { return nil, nil }
+func (fakeLog) EventsSince(context.Context, time.Time) ([]revocation.LoggedEvent, error) {
+	return nil, nil
+}
 func (l fakeLog) RecordApplied(_ context.Context, id, node, via string, _ time.Time) error {
 	return l.w.call("log.applied:" + via)
 }
-func (l fakeLog) RecordFanout(context.Context, string, revocation.Acks) error { return l.w.call("log.fanout") }
+func (l fakeLog) RecordFanout(context.Context, string, revocation.Acks) error {
+	return l.w.call("log.fanout")
+}
 func (fakeLog) Applications(context.Context, string) ([]revocation.NodeApplication, error) {
 	return nil, nil
 }

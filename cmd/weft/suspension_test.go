@@ -26,14 +26,7 @@ users:
   - {username: via-cli-gone, email: via-cli-gone@example.com, password: via-cli-gone-password-1}
   - {username: via-apply, email: via-apply@example.com, password: via-apply-password-1}
   - {username: via-apply-gone, email: via-apply-gone@example.com, password: via-apply-gone-password-1}
-clients:
-  - id: poll-receiver
-    name: Second SSF receiver
-    type: confidential
-    secret: poll-receiver-secret
-    grant_types: [client_credentials]
-    scopes: [weft:ssf]
-`
+` + pollReceiver
 
 // TestSuspension_RevokesOnEveryPath: a status change to suspended or deprovisioned,
 // whichever path makes it (the admin API, the CLI, weft apply), ends the user's login

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
 	"github.com/weft-fabric/weft/access"
 	"github.com/weft-fabric/weft/access/outbox"
 )

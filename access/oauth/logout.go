@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/labstack/echo/v4"
+
 	"github.com/weft-fabric/weft/access/backchannel"
 )
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
+
 	"github.com/weft-fabric/weft/access"
 )
 

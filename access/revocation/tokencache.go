@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
+
 	"github.com/weft-fabric/weft/access"
 )
 

@@ -225,7 +225,7 @@ func (b *Bus) subscriber(ctx context.Context) {
 			if b.synced.Swap(false) {
 				b.freshAt.Store(0)
 				since = time.Now().Add(-b.opts.Overlap)
-				b.log.Warn("revocation bus disconnected: serving from the database until caught up", "error", err)
+				b.log.WarnContext(ctx, "revocation bus disconnected: serving from the database until caught up", "error", err)
 			}
 			sleep(ctx, 100*time.Millisecond) // the next Receive reconnects and resubscribes
 			continue
@@ -248,10 +248,10 @@ func (b *Bus) resync(ctx context.Context, since time.Time) {
 		err := b.recv.Resync(ctx, since)
 		if err == nil {
 			b.synced.Store(true)
-			b.log.Info("revocation bus connected and caught up", "node", b.node, "since", since)
+			b.log.InfoContext(ctx, "revocation bus connected and caught up", "node", b.node, "since", since)
 			return
 		}
-		b.log.Warn("catching up on revocations failed; retrying", "error", err)
+		b.log.WarnContext(ctx, "catching up on revocations failed; retrying", "error", err)
 		if !sleep(ctx, 500*time.Millisecond) {
 			return
 		}
@@ -282,7 +282,7 @@ func (b *Bus) handle(ctx context.Context, m *redis.Message) {
 		var ev revocation.Event
 		if err := json.Unmarshal([]byte(m.Payload), &ev); err != nil {
 			// Not ours to interpret: forgetting everything is the safe reading.
-			b.log.Warn("unreadable revocation event; dropping the whole cache", "error", err)
+			b.log.WarnContext(ctx, "unreadable revocation event; dropping the whole cache", "error", err)
 			ev = revocation.Event{All: true}
 		}
 		if ev.Origin == b.node {
@@ -296,7 +296,7 @@ func (b *Bus) handle(ctx context.Context, m *redis.Message) {
 		// The origin waits on this; it must not wait behind the next event here.
 		go func() {
 			if err := b.rdb.Publish(context.WithoutCancel(ctx), b.prefix+"node:"+ev.Origin, ack).Err(); err != nil {
-				b.log.Warn("acknowledging a revocation failed", "revocation", ev.ID, "error", err)
+				b.log.WarnContext(ctx, "acknowledging a revocation failed", "revocation", ev.ID, "error", err)
 			}
 		}()
 	}
@@ -324,7 +324,7 @@ func (b *Bus) heartbeat(ctx context.Context) {
 		pipe.ZAdd(ctx, b.nodes, redis.Z{Score: float64(now.UnixMilli()), Member: b.node})
 		pipe.ZRemRangeByScore(ctx, b.nodes, "-inf", strconv.FormatInt(now.Add(-time.Hour).UnixMilli(), 10))
 		if _, err := pipe.Exec(ctx); err != nil && ctx.Err() == nil {
-			b.log.Debug("revocation bus heartbeat failed", "error", err)
+			b.log.DebugContext(ctx, "revocation bus heartbeat failed", "error", err)
 		}
 	}
 	beat()

@@ -107,7 +107,7 @@ func (f *Fanout) Follow(ctx context.Context, interval, overlap time.Duration) {
 			// Service are stamped before their transaction commits, possibly on
 			// another node's clock: the overlap covers both, markSeen dedupes.
 			if err := f.CatchUp(ctx, now.Add(-overlap)); err != nil && ctx.Err() == nil && f.Logger != nil {
-				f.Logger.Warn("following the revocation log failed", "error", err)
+				f.Logger.WarnContext(ctx, "following the revocation log failed", "error", err)
 			}
 		}
 	}
@@ -160,7 +160,7 @@ func (f *Fanout) recordApplied(ctx context.Context, id, via string) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		if err := f.Log.RecordApplied(ctx, id, f.Node, via, at); err != nil && f.Logger != nil && !errors.Is(err, context.Canceled) {
-			f.Logger.Warn("recording a revocation's application failed", "revocation", id, "error", err)
+			f.Logger.WarnContext(ctx, "recording a revocation's application failed", "revocation", id, "error", err)
 		}
 	}()
 }

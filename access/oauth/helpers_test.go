@@ -5,11 +5,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -25,6 +28,7 @@ import (
 	"github.com/weft-fabric/weft/access/keys"
 	"github.com/weft-fabric/weft/access/keys/keysql"
 	"github.com/weft-fabric/weft/access/oauth"
+	"github.com/weft-fabric/weft/access/revocation"
 	accsql "github.com/weft-fabric/weft/access/sqlstore"
 	"github.com/weft-fabric/weft/access/websession"
 	"github.com/weft-fabric/weft/identity"
@@ -39,10 +43,11 @@ import (
 // logout confirmation page (ui) is a fake. Requests go through echo's ServeHTTP, so no
 // test opens a socket.
 //
-// Differences from the server, on purpose: the token store is used directly, without
-// the revocation fan-out's token cache (the wiring of PostgreSQL without Redis; the
-// cache has its own tests in access/revocation), the keys are ES256 only (no RSA key to
-// generate per test), and argon2id runs with the cheapest parameters.
+// The token storage is wired per backend as the server wires it (buildFanout): on
+// SQLite, the embedded single node, behind the revocation fan-out's token cache on an
+// in-process bus; on PostgreSQL, as without Redis, the store itself. Differences from
+// the server, on purpose: the keys are ES256 only (no RSA key to generate per test),
+// and argon2id runs with the cheapest parameters.
 
 // issuer is never contacted: requests are served in process.
 const issuer = "http://127.0.0.1:4444"
@@ -71,6 +76,7 @@ const (
 var stateTables = []string{
 	"oauth_authorization_codes", "oauth_access_tokens", "oauth_refresh_tokens", "oauth_oidc_sessions",
 	"oauth_pkce_requests", "login_sessions", "login_session_clients", "oauth_consents", "outbox", "audit_log",
+	"revocations", "revocation_nodes",
 }
 
 var testParams = password.Params{MemoryKiB: password.MinMemoryKiB, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
@@ -83,7 +89,6 @@ type env struct {
 	dir      *identity.Directory
 	sessions *identity.Sessions
 	consents *accsql.Consents
-	tokens   *fositestore.Store
 	keys     *keys.Manager
 	audit    *identity.AuditLog
 	cookies  websession.Cookies
@@ -98,7 +103,7 @@ type env struct {
 func newEnv(t *testing.T, b sqltest.Backend) *env {
 	t.Helper()
 	ctx := context.Background()
-	db := sqltest.Open(t, b)
+	db := openDB(t, b)
 	hasher, err := password.NewHasher(testParams)
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +115,16 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 	sessions := identity.NewSessions(sqlstore.NewSessions(db), time.Hour)
 	clientCache := access.NewClientCache(accsql.NewClients(db), 10*time.Second)
 	tokens := fositestore.New(db, clientCache, fositestore.Options{})
+	var storage access.TokenStorage = tokens
+	if b == sqltest.SQLite {
+		f := &revocation.Fanout{Node: "test", Log: accsql.NewRevocations(db), Bus: revocation.LocalBus{}, Logger: log}
+		f.Cache = revocation.NewTokenCache(tokens, time.Minute, 100000)
+		f.Cache.Attach(f.Fresh, func(ctx context.Context, ev revocation.Event) error {
+			_, err := f.Publish(ctx, ev)
+			return err
+		})
+		storage = f.Cache
+	}
 	audit := identity.NewAuditLog(sqlstore.NewAudit(db), db)
 	// No account observer: suspending a user here does not revoke its tokens, so the
 	// endpoints' own checks of the user's status are what the tests see.
@@ -123,7 +138,7 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 	if _, err := km.EnsureKeys(ctx); err != nil {
 		t.Fatal(err)
 	}
-	provider, err := oauth.NewProvider(oauth.Config{Issuer: issuer, HMACSecret: random(t, 32)}, tokens,
+	provider, err := oauth.NewProvider(oauth.Config{Issuer: issuer, HMACSecret: random(t, 32)}, storage,
 		oauth.Signers{ES256: km.FositeSigner(keys.ES256), RS256: km.FositeSigner(keys.RS256)},
 		oauth.NewSecretVerifier(hasher, 5*time.Minute, 10000), clientCache)
 	if err != nil {
@@ -134,7 +149,7 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 	confirmations := &counter{}
 	h, err := oauth.NewHandler(oauth.Handler{Provider: provider, Clients: clientCache, Keys: km, Logger: log,
 		Directory: dir, Sessions: sessions, Consents: consents, Cookies: cookies,
-		Browser: websession.NewBrowser(cookies, sessions, dir), Revoker: tokens,
+		Browser: websession.NewBrowser(cookies, sessions, dir), Revoker: storage.(oauth.SessionRevoker),
 		ConfirmLogout: func(c echo.Context, _ url.Values) error {
 			confirmations.add()
 			return c.HTML(http.StatusOK, "<h1>Sign out of Weft?</h1>")
@@ -151,7 +166,7 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 	}})
 	h.Register(e)
 
-	en := &env{t: t, e: e, db: db, dir: dir, sessions: sessions, consents: consents, tokens: tokens, keys: km,
+	en := &env{t: t, e: e, db: db, dir: dir, sessions: sessions, consents: consents, keys: km,
 		audit: audit, cookies: cookies, logs: logs, confirmations: confirmations}
 	en.alice = en.user(identity.NewUser{Username: "alice", Email: "alice@example.com", DisplayName: "Alice Example"})
 	en.bob = en.user(identity.NewUser{Username: "bob", Email: "bob@example.com", DisplayName: "Bob Builder"})
@@ -184,6 +199,65 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 		t.Fatal(err)
 	}
 	return en
+}
+
+// sqliteTemplate is a migrated SQLite database that every SQLite env starts from as a
+// copy: migrating from zero costs half a second per test under -race, a copy a
+// millisecond. (The migrations themselves are tested in identity/sqlstore.)
+var sqliteTemplate struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// TestMain removes the SQLite template after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sqliteTemplate.dir != "" {
+		_ = os.RemoveAll(sqliteTemplate.dir)
+	}
+	os.Exit(code)
+}
+
+// openDB returns a migrated database of its own on backend b, closed when t ends:
+// sqltest.Open for PostgreSQL (a schema per test), a copy of the template for SQLite.
+func openDB(t *testing.T, b sqltest.Backend) *sqlstore.DB {
+	t.Helper()
+	if b != sqltest.SQLite {
+		return sqltest.Open(t, b)
+	}
+	ctx := context.Background()
+	tpl := &sqliteTemplate
+	tpl.once.Do(func() {
+		if tpl.dir, tpl.err = os.MkdirTemp("", "weft-oauth-test-"); tpl.err != nil {
+			return
+		}
+		db, err := sqlstore.Open(ctx, sqlstore.Options{SQLitePath: filepath.Join(tpl.dir, "weft.db")})
+		if err != nil {
+			tpl.err = err
+			return
+		}
+		_, err = db.Migrate(ctx)
+		tpl.err = errors.Join(err, db.Close()) // closing checkpoints the WAL into the file
+	})
+	if tpl.err != nil {
+		t.Fatalf("SQLite template: %v", tpl.err)
+	}
+	src, err := os.ReadFile(filepath.Join(tpl.dir, "weft.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "weft.db")
+	if err := os.WriteFile(path, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The pool settings of sqltest.OpenEmpty.
+	db, err := sqlstore.Open(ctx, sqlstore.Options{SQLitePath: path, MaxOpenConns: 10, MaxIdleConns: 2, ConnMaxLifetime: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
 }
 
 func forEachBackend(t *testing.T, fn func(t *testing.T, en *env)) {

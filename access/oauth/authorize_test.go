@@ -93,6 +93,7 @@ func TestAuthorize_Refused(t *testing.T) {
 			{"prompt=none combined with login", with("prompt", "none login"), alice, 303, webCallback, "invalid_request"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
+				en := en.at(t)
 				before := en.snapshot()
 				var r response
 				if tc.session != nil {
@@ -162,6 +163,7 @@ func TestAuthorize_Interaction(t *testing.T) {
 			{"prompt=consent", with("prompt", "consent"), alice, access.PathConsent, "prompt"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
+				en := en.at(t)
 				before := en.snapshot()
 				var r response
 				if tc.session != nil {
@@ -186,6 +188,7 @@ func TestAuthorize_Interaction(t *testing.T) {
 			})
 		}
 		t.Run("first-party client skips consent", func(t *testing.T) {
+			en := en.at(t)
 			q := with("client_id", firstID, "scope", "openid email")
 			if code := en.code(q, bob); code == "" {
 				t.Fatal("no code")

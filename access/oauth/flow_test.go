@@ -164,6 +164,7 @@ func TestClientCredentials(t *testing.T) {
 			{"client_secret_post", post, "", ""},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
+				en := en.at(t)
 				r := en.form(access.PathToken, tc.form, tc.id, tc.secret)
 				tk := en.decodeTokens(r)
 				if tk.AccessToken == "" || tk.RefreshToken != "" || tk.IDToken != "" || tk.Scope != "api.read" {

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -269,6 +268,13 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, en *env)) {
 	}
 }
 
+// at returns en for subtest t: helpers report failures to the test that runs them.
+func (en *env) at(t *testing.T) *env {
+	c := *en
+	c.t = t
+	return &c
+}
+
 func random(t testing.TB, n int) []byte {
 	t.Helper()
 	b := make([]byte, n)
@@ -471,8 +477,8 @@ func (en *env) auditKinds() []string {
 	return kinds
 }
 
-// wantOAuthError asserts an RFC 6749 error response: status, JSON error code, no
-// token in the body, and no caching.
+// wantOAuthError asserts an RFC 6749 error response: status, JSON error code, and no
+// token or introspection answer in the body.
 func wantOAuthError(t *testing.T, r response, status int, code string) {
 	t.Helper()
 	body := r.json()
@@ -503,8 +509,6 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
-
-var _ io.Writer = (*syncBuffer)(nil)
 
 type counter struct {
 	mu sync.Mutex

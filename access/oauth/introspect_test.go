@@ -40,6 +40,7 @@ func TestIntrospect_CallerAuthentication(t *testing.T) {
 			{"missing token parameter", func() *http.Request { return introspectRequest("", gatewayID, gatewaySecret, nil) }, 400, "invalid_request"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
+				en := en.at(t)
 				before := en.snapshot()
 				r := en.serve(tc.req())
 				wantOAuthError(t, r, tc.status, tc.err)
@@ -106,6 +107,7 @@ func TestIntrospect_Tokens(t *testing.T) {
 			{"not a token", "hello", nil},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
+				en := en.at(t)
 				before := en.snapshot()
 				r := en.introspect(tc.token, gatewayID, gatewaySecret)
 				body := r.json()

@@ -105,6 +105,7 @@ func TestLogout_Refused(t *testing.T) {
 			{"CSRF token without confirming", true, url.Values{"csrf_token": {csrfToken}}, confirmPage},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
+				en := en.at(t)
 				before, shown := en.snapshot(), en.confirmations.get()
 				var r response
 				if tc.post {
@@ -144,6 +145,7 @@ func TestLogout(t *testing.T) {
 		ctx := context.Background()
 		ended := func(t *testing.T, r response, cookie *http.Cookie, tk tokens) {
 			t.Helper()
+			en := en.at(t)
 			if !clearsSession(r) {
 				t.Errorf("the session cookie is not cleared: %v", r.header["Set-Cookie"])
 			}
@@ -155,12 +157,13 @@ func TestLogout(t *testing.T) {
 					t.Errorf("the session's %s token is still active", name)
 				}
 			}
-			if r := en.get(access.PathAuthorize, authQuery("v"), cookie); r.code != http.StatusFound || r.location().Path != access.PathLogin {
+			if r := en.get(access.PathAuthorize, authQuery("v"), cookie); r.code != http.StatusFound || r.location() == nil || r.location().Path != access.PathLogin {
 				t.Errorf("after logout the authorization request got %s, want the login page", r)
 			}
 		}
 
 		t.Run("with id_token_hint", func(t *testing.T) {
+			en := en.at(t)
 			outbox := len(en.snapshot()["outbox"])
 			ls, cookie, tk := en.signIn()
 			r := en.get(access.PathLogout, url.Values{"id_token_hint": {tk.IDToken}, "post_logout_redirect_uri": {webPostLogout},
@@ -181,6 +184,7 @@ func TestLogout(t *testing.T) {
 			}
 		})
 		t.Run("confirmed by the user", func(t *testing.T) {
+			en := en.at(t)
 			_, cookie, tk := en.signIn()
 			csrfToken, csrfCookie := en.csrf()
 			r := en.postLogout(url.Values{"confirm": {"yes"}, "csrf_token": {csrfToken}}, cookie, csrfCookie)

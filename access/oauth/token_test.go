@@ -21,7 +21,7 @@ func TestToken_Refused(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, en *env) {
 		_, cookie := en.login(en.alice)
 		// freshCode is an unredeemed code of demo-web with its verifier.
-		freshCode := func() (string, string) {
+		freshCode := func(en *env) (string, string) {
 			v := oauth2.GenerateVerifier()
 			return en.code(authQuery(v), cookie), v
 		}
@@ -51,50 +51,50 @@ func TestToken_Refused(t *testing.T) {
 		}
 		for _, tc := range []struct {
 			name   string
-			req    func() request
+			req    func(en *env) request
 			status int
 			err    string
 		}{
 			// The authorization code grant (RFC 6749 4.1.3, RFC 7636 4.6).
-			{"wrong code_verifier", func() request {
-				code, _ := freshCode()
+			{"wrong code_verifier", func(en *env) request {
+				code, _ := freshCode(en)
 				return request{codeForm(code, oauth2.GenerateVerifier()), webID, webSecret}
 			}, 400, "invalid_grant"},
-			{"missing code_verifier", func() request {
-				code, _ := freshCode()
+			{"missing code_verifier", func(en *env) request {
+				code, _ := freshCode(en)
 				return request{withForm(codeForm(code, ""), "code_verifier", ""), webID, webSecret}
 			}, 400, "invalid_grant"},
-			{"redirect_uri differs from the authorization request", func() request {
-				code, v := freshCode()
+			{"redirect_uri differs from the authorization request", func(en *env) request {
+				code, v := freshCode(en)
 				return request{withForm(codeForm(code, v), "redirect_uri", "http://127.0.0.1:9555/other"), webID, webSecret}
 			}, 400, "invalid_grant"},
-			{"code redeemed by another client", func() request {
-				code, v := freshCode()
+			{"code redeemed by another client", func(en *env) request {
+				code, v := freshCode(en)
 				return request{codeForm(code, v), firstID, firstSecret}
 			}, 400, "invalid_grant"},
-			{"code redeemed with a wrong client secret", func() request {
-				code, v := freshCode()
+			{"code redeemed with a wrong client secret", func(en *env) request {
+				code, v := freshCode(en)
 				return request{codeForm(code, v), webID, "not-the-secret"}
 			}, 401, "invalid_client"},
-			{"unknown code", func() request {
-				_, v := freshCode()
+			{"unknown code", func(en *env) request {
+				_, v := freshCode(en)
 				return request{codeForm("ory_ac_bm90LWEtY29kZQ.bm90LWEtc2lnbmF0dXJl", v), webID, webSecret}
 			}, 400, "invalid_grant"},
 
 			// Client authentication (RFC 6749 2.3): either method, one at a time.
-			{"wrong client secret", func() request { return request{cc, m2mID, "not-the-secret"} }, 401, "invalid_client"},
-			{"wrong client secret, client_secret_post", func() request {
+			{"wrong client secret", func(en *env) request { return request{cc, m2mID, "not-the-secret"} }, 401, "invalid_client"},
+			{"wrong client secret, client_secret_post", func(en *env) request {
 				return request{withForm(cc, "client_id", m2mID, "client_secret", "not-the-secret"), "", ""}
 			}, 401, "invalid_client"},
-			{"unknown client", func() request { return request{cc, "nobody", m2mSecret} }, 401, "invalid_client"},
+			{"unknown client", func(en *env) request { return request{cc, "nobody", m2mSecret} }, 401, "invalid_client"},
 			// RFC 6749 5.2 lists "no client authentication included" under invalid_client
 			// (401); fosite answers invalid_request (400). Pinned as sent today.
-			{"no client authentication", func() request { return request{cc, "", ""} }, 400, "invalid_request"},
-			{"client_secret_basic and client_secret_post in one request", func() request {
+			{"no client authentication", func(en *env) request { return request{cc, "", ""} }, 400, "invalid_request"},
+			{"client_secret_basic and client_secret_post in one request", func(en *env) request {
 				return request{withForm(cc, "client_id", m2mID, "client_secret", m2mSecret), m2mID, m2mSecret}
 			}, 401, "invalid_client"},
-			{"a public client sends a secret", func() request {
-				code, v := freshCode()
+			{"a public client sends a secret", func(en *env) request {
+				code, v := freshCode(en)
 				return request{withForm(codeForm(code, v), "client_id", spaID, "client_secret", "made-up-secret"), "", ""}
 			}, 401, "invalid_client"},
 
@@ -102,35 +102,36 @@ func TestToken_Refused(t *testing.T) {
 			// does not support; fosite v0.49 answers invalid_request for any grant no
 			// handler takes (access_request_handler.go), and the token endpoint passes
 			// that through. These cases pin what is sent today.
-			{"password grant", func() request {
+			{"password grant", func(en *env) request {
 				return request{url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"x"}}, webID, webSecret}
 			}, 400, "invalid_request"},
-			{"implicit as a grant type", func() request { return request{url.Values{"grant_type": {"implicit"}}, webID, webSecret} }, 400, "invalid_request"},
-			{"JWT bearer grant", func() request {
+			{"implicit as a grant type", func(en *env) request { return request{url.Values{"grant_type": {"implicit"}}, webID, webSecret} }, 400, "invalid_request"},
+			{"JWT bearer grant", func(en *env) request {
 				return request{url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"}, "assertion": {"x.y.z"}}, webID, webSecret}
 			}, 400, "invalid_request"},
-			{"device code grant", func() request {
+			{"device code grant", func(en *env) request {
 				return request{url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {"x"}}, webID, webSecret}
 			}, 400, "invalid_request"},
-			{"missing grant_type", func() request { return request{url.Values{"scope": {"openid"}}, webID, webSecret} }, 400, "invalid_request"},
-			{"grant not registered for the client", func() request {
+			{"missing grant_type", func(en *env) request { return request{url.Values{"scope": {"openid"}}, webID, webSecret} }, 400, "invalid_request"},
+			{"grant not registered for the client", func(en *env) request {
 				return request{url.Values{"grant_type": {access.GrantClientCredentials}}, webID, webSecret}
 			}, 400, "unauthorized_client"},
-			{"scope not registered for the client", func() request { return request{withForm(cc, "scope", "api.write"), m2mID, m2mSecret} }, 400, "invalid_scope"},
+			{"scope not registered for the client", func(en *env) request { return request{withForm(cc, "scope", "api.write"), m2mID, m2mSecret} }, 400, "invalid_scope"},
 
 			// The refresh token grant (RFC 6749 6).
-			{"refresh token of another client", func() request {
+			{"refresh token of another client", func(en *env) request {
 				return request{url.Values{"grant_type": {access.GrantRefreshToken}, "refresh_token": {tk.RefreshToken}}, firstID, firstSecret}
 			}, 400, "invalid_grant"},
-			{"access token as a refresh token", func() request {
+			{"access token as a refresh token", func(en *env) request {
 				return request{url.Values{"grant_type": {access.GrantRefreshToken}, "refresh_token": {tk.AccessToken}}, webID, webSecret}
 			}, 400, "invalid_grant"},
-			{"unknown refresh token", func() request {
+			{"unknown refresh token", func(en *env) request {
 				return request{url.Values{"grant_type": {access.GrantRefreshToken}, "refresh_token": {"ory_rt_bm90LWEtdG9rZW4.bm90LWEtc2lnbmF0dXJl"}}, webID, webSecret}
 			}, 400, "invalid_grant"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				req := tc.req()
+				en := en.at(t)
+				req := tc.req(en)
 				before := en.snapshot()
 				r := en.form(access.PathToken, req.form, req.id, req.secret)
 				wantOAuthError(t, r, tc.status, tc.err)

@@ -40,6 +40,7 @@ func TestUserinfo(t *testing.T) {
 		}
 
 		t.Run("access token", func(t *testing.T) {
+			en := en.at(t)
 			r := en.userinfo(alice.AccessToken)
 			body := r.json()
 			if r.code != http.StatusOK || r.header.Get("Cache-Control") != "no-store" {
@@ -74,6 +75,7 @@ func TestUserinfo(t *testing.T) {
 			{"token of a suspended user", daveTokens.AccessToken, 401, "invalid_token", `Bearer error="invalid_token"`},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
+				en := en.at(t)
 				before := en.snapshot()
 				r := en.userinfo(tc.token)
 				body := r.json()

@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -265,178 +262,13 @@ func TestOIDC_EndToEnd(t *testing.T) {
 	}
 }
 
-func TestOIDC_Negative(t *testing.T) {
+// TestOIDC_LoginPageRefusals: what the login page (ui) refuses, through a real browser
+// session. The refusals of the OAuth endpoints themselves are table tests in
+// access/oauth (TestAuthorize_Refused, TestToken_Refused, TestToken_CodeReplay,
+// TestToken_ConcurrentRedemption, TestIntrospect_CallerAuthentication, ...).
+func TestOIDC_LoginPageRefusals(t *testing.T) {
 	o := newOIDCEnv(t, sqltest.SQLite)
-	ctx := context.Background()
 
-	t.Run("unregistered redirect URI gets no redirect", func(t *testing.T) {
-		for _, ru := range []string{"http://evil.example.com/callback", "http://127.0.0.1:9555/callback/../x", "http://127.0.0.1:9555/%63allback"} {
-			c := o.web
-			c.RedirectURL = ru
-			resp, err := o.browser().Get(c.AuthCodeURL(randomString(), oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if loc := resp.Header.Get("Location"); resp.StatusCode/100 == 3 && !strings.HasPrefix(loc, "/login") {
-				t.Fatalf("%s: redirected to %q", ru, loc)
-			}
-			if resp.StatusCode/100 != 4 {
-				t.Fatalf("%s: status %d, want 4xx", ru, resp.StatusCode)
-			}
-		}
-	})
-
-	codeFor := func(t *testing.T, opts ...oauth2.AuthCodeOption) string {
-		cb := o.login(o.browser(), o.web.AuthCodeURL(randomString(), opts...), "alice", "alice-demo-password-1")
-		if cb.Query().Get("code") == "" {
-			t.Fatalf("no code: %s", cb)
-		}
-		return cb.Query().Get("code")
-	}
-
-	t.Run("plain PKCE is refused", func(t *testing.T) {
-		b := o.browser()
-		resp, err := b.Get(o.web.AuthCodeURL(randomString(), oauth2.SetAuthURLParam("code_challenge", "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrs"),
-			oauth2.SetAuthURLParam("code_challenge_method", "plain")))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		loc, _ := resp.Location()
-		if loc == nil || loc.Query().Get("error") != "invalid_request" {
-			t.Fatalf("plain PKCE: %d %v", resp.StatusCode, loc)
-		}
-	})
-	t.Run("missing PKCE is refused", func(t *testing.T) {
-		resp, err := o.browser().Get(o.web.AuthCodeURL(randomString()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		loc, _ := resp.Location()
-		if loc == nil || loc.Query().Get("error") != "invalid_request" {
-			t.Fatalf("no PKCE: %d %v", resp.StatusCode, loc)
-		}
-	})
-	t.Run("wrong or missing code_verifier", func(t *testing.T) {
-		v := oauth2.GenerateVerifier()
-		code := codeFor(t, oauth2.S256ChallengeOption(v))
-		if _, err := o.web.Exchange(ctx, code, oauth2.VerifierOption(oauth2.GenerateVerifier())); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
-			t.Fatalf("wrong verifier = %v", err)
-		}
-		code = codeFor(t, oauth2.S256ChallengeOption(v))
-		if _, err := o.web.Exchange(ctx, code); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
-			t.Fatalf("missing verifier = %v", err)
-		}
-	})
-	t.Run("code replay revokes the first tokens", func(t *testing.T) {
-		v := oauth2.GenerateVerifier()
-		code := codeFor(t, oauth2.S256ChallengeOption(v))
-		tok, err := o.web.Exchange(ctx, code, oauth2.VerifierOption(v))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := o.web.Exchange(ctx, code, oauth2.VerifierOption(v)); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
-			t.Fatalf("replay = %v", err)
-		}
-		if o.active(tok.AccessToken) {
-			t.Fatal("tokens from the first exchange are still active after the code was replayed")
-		}
-		if !strings.Contains(o.srv.log.String(), `"security_event":"authorization_code_replay"`) {
-			t.Fatal("code replay was not logged as a security event")
-		}
-		if out := o.cli.ok("", "audit", "list", "-o", "json"); !strings.Contains(out, `"Kind": "security.authorization_code_replay"`) {
-			t.Fatalf("code replay is not in the audit log:\n%s", out)
-		}
-	})
-	t.Run("client_secret_post works too", func(t *testing.T) {
-		c := clientcredentials.Config{ClientID: "demo-m2m", ClientSecret: "demo-m2m-secret", TokenURL: o.provider.Endpoint().TokenURL,
-			AuthStyle: oauth2.AuthStyleInParams}
-		if _, err := c.Token(ctx); err != nil {
-			t.Fatalf("client_secret_post: %v", err)
-		}
-	})
-	t.Run("concurrent redemptions of one code", func(t *testing.T) {
-		v := oauth2.GenerateVerifier()
-		code := codeFor(t, oauth2.S256ChallengeOption(v))
-		const n = 8
-		type outcome struct {
-			tok *oauth2.Token
-			err error
-		}
-		results := make(chan outcome, n)
-		for range n {
-			go func() {
-				tok, err := o.web.Exchange(ctx, code, oauth2.VerifierOption(v))
-				results <- outcome{tok, err}
-			}()
-		}
-		wins := 0
-		var won *oauth2.Token
-		for range n {
-			r := <-results
-			err, tok := r.err, r.tok
-			if err == nil {
-				wins++
-				won = tok
-				continue
-			}
-			var re *oauth2.RetrieveError
-			if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {
-				t.Errorf("a losing redemption got %v, want invalid_grant", err)
-			}
-		}
-		if wins != 1 {
-			t.Fatalf("%d redemptions succeeded, want exactly 1", wins)
-		}
-		if o.active(won.AccessToken) {
-			t.Fatal("the code was replayed but the winner's tokens stay active")
-		}
-	})
-	t.Run("wrong client secret", func(t *testing.T) {
-		c := clientcredentials.Config{ClientID: "demo-m2m", ClientSecret: "not-the-secret", TokenURL: o.provider.Endpoint().TokenURL}
-		_, err := c.Token(ctx)
-		var re *oauth2.RetrieveError
-		if !errors.As(err, &re) || re.Response.StatusCode != 401 || re.ErrorCode != "invalid_client" {
-			t.Fatalf("wrong secret = %v", err)
-		}
-	})
-	t.Run("introspection caller authentication", func(t *testing.T) {
-		mt, err := (&clientcredentials.Config{ClientID: "demo-m2m", ClientSecret: "demo-m2m-secret", TokenURL: o.provider.Endpoint().TokenURL}).Token(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range []struct{ id, secret string }{{"", ""}, {"demo-gateway", "wrong"}, {"nobody", "x"}} {
-			if code, body := o.introspect(mt.AccessToken, c.id, c.secret); code != 401 || body["active"] != nil {
-				t.Fatalf("introspect as %q: %d %v", c.id, code, body)
-			}
-		}
-		// Authenticated, but not allowed to introspect.
-		if code, body := o.introspect(mt.AccessToken, "demo-m2m", "demo-m2m-secret"); code != 403 || body["active"] != nil || body["error"] != "access_denied" {
-			t.Fatalf("introspect as demo-m2m: %d %v", code, body)
-		}
-		// A bearer token is not a way to call introspection.
-		req, _ := http.NewRequest(http.MethodPost, o.issuer+"/oauth2/introspect", strings.NewReader("token="+url.QueryEscape(mt.AccessToken)))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Authorization", "Bearer "+mt.AccessToken)
-		resp, _ := http.DefaultClient.Do(req)
-		if resp.StatusCode != 401 {
-			t.Fatalf("bearer introspection: %d", resp.StatusCode)
-		}
-		resp.Body.Close()
-	})
-	t.Run("prompt=none without a session", func(t *testing.T) {
-		resp, err := o.browser().Get(o.web.AuthCodeURL(randomString(), oauth2.S256ChallengeOption(oauth2.GenerateVerifier()),
-			oauth2.SetAuthURLParam("prompt", "none")))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if loc, _ := resp.Location(); loc == nil || loc.Query().Get("error") != "login_required" {
-			t.Fatalf("prompt=none: %d %v", resp.StatusCode, loc)
-		}
-	})
 	t.Run("login_hint prefills the username", func(t *testing.T) {
 		resp, err := o.browser().Get(o.web.AuthCodeURL(randomString(), oauth2.S256ChallengeOption(oauth2.GenerateVerifier()),
 			oauth2.SetAuthURLParam("login_hint", "bob")))
@@ -537,8 +369,10 @@ func TestOIDC_KeyRotation(t *testing.T) {
 	}
 }
 
-// TestOIDC_Logout: RP-initiated logout ends the session and its tokens, redirects only to
-// a registered URI, and never logs out silently without a valid id_token_hint.
+// TestOIDC_Logout: RP-initiated logout through a real browser ends the session and its
+// tokens, and never logs out silently without a valid id_token_hint. Its refusals
+// (forged hints, unregistered post-logout URIs) are table tests in access/oauth
+// (TestLogout_Refused).
 func TestOIDC_Logout(t *testing.T) {
 	o := newOIDCEnv(t, sqltest.SQLite)
 	ctx := context.Background()
@@ -557,17 +391,7 @@ func TestOIDC_Logout(t *testing.T) {
 		}
 		return resp
 	}
-	// Refused: an unregistered post-logout URI, and a forged hint (alg none).
-	for _, q := range []url.Values{
-		{"id_token_hint": {hint}, "post_logout_redirect_uri": {"http://127.0.0.1:9555/elsewhere"}},
-		{"id_token_hint": {"eyJhbGciOiJub25lIn0." + strings.Split(hint, ".")[1] + "."}},
-		{"id_token_hint": {hs256WithPublicKey(t, o.issuer, hint)}},
-	} {
-		if resp := end(q); resp.StatusCode != 400 {
-			t.Fatalf("logout %v = %d", q, resp.StatusCode)
-		}
-	}
-	// Without a hint, the user is asked first and nothing happens yet.
+	// Without a hint, the user is asked first (the ui's page) and nothing happens yet.
 	resp := end(url.Values{})
 	if body := readAll(t, resp); resp.StatusCode != 200 || !strings.Contains(body, "Sign out of Weft") {
 		t.Fatalf("logout without hint = %d %s", resp.StatusCode, body)
@@ -792,28 +616,6 @@ clients:
 	if err != nil || strings.Count(m2m.AccessToken, ".") != 1 {
 		t.Fatalf("demo-m2m token = %q, %v", m2m.AccessToken, err)
 	}
-}
-
-// hs256WithPublicKey re-signs an ID token's claims with HS256, keyed with the bytes of
-// the issuer's published public key: the classic algorithm-confusion forgery.
-func hs256WithPublicKey(t *testing.T, issuer, idToken string) string {
-	t.Helper()
-	resp, err := http.Get(issuer + "/.well-known/jwks.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var set struct{ Keys []json.RawMessage }
-	if err := json.Unmarshal([]byte(readAll(t, resp)), &set); err != nil || len(set.Keys) == 0 {
-		t.Fatalf("jwks: %v", err)
-	}
-	var hdr struct{ Kid string }
-	b, _ := base64.RawURLEncoding.DecodeString(strings.Split(idToken, ".")[0])
-	_ = json.Unmarshal(b, &hdr)
-	h := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT","kid":"` + hdr.Kid + `"}`))
-	input := h + "." + strings.Split(idToken, ".")[1]
-	mac := hmac.New(sha256.New, set.Keys[0])
-	mac.Write([]byte(input))
-	return input + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
 // TestOIDC_PerClientSettings: RS256 ID tokens for a client that asks for them, and a

@@ -76,7 +76,7 @@ func (g *Gate) Bearer(c echo.Context, resource string, scopes ...string) (Caller
 	}
 	if len(scopes) > 0 && !hasAny(cl.Scopes, scopes) {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="weft", error="insufficient_scope", scope="`+need+`"`)
-		return cl, &httpserver.Problem{Status: http.StatusForbidden, Title: "Forbidden",
+		return cl, &httpserver.Problem{Status: http.StatusForbidden, Title: "Forbidden", Code: "insufficient_scope",
 			Detail: "The access token lacks the scope " + strings.Join(scopes, " or ") + "."}
 	}
 	if !res.Allow {
@@ -108,7 +108,7 @@ func bearerToken(r *http.Request) (token string, present bool) {
 
 func invalidToken(c echo.Context, detail string) error {
 	c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="weft", error="invalid_token"`)
-	return &httpserver.Problem{Status: http.StatusUnauthorized, Title: "Unauthorized", Detail: detail}
+	return &httpserver.Problem{Status: http.StatusUnauthorized, Title: "Unauthorized", Code: "invalid_token", Detail: detail}
 }
 
 func hasAny(granted fosite.Arguments, want []string) bool {

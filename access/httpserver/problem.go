@@ -24,6 +24,9 @@ type Problem struct {
 	// RequestID is an extension member set by the error handler, so a client
 	// can quote it and an operator can find the matching log lines.
 	RequestID string `json:"request_id,omitempty"`
+	// Code is the OAuth error code of a bearer-token refusal (RFC 6750 section 3.1),
+	// the same as in its WWW-Authenticate challenge, for clients that read the body.
+	Code string `json:"error,omitempty"`
 }
 
 // Error returns the status, title and detail.

@@ -23,6 +23,7 @@ import (
 
 	"github.com/weft-fabric/weft/access"
 	"github.com/weft-fabric/weft/access/fositestore"
+	"github.com/weft-fabric/weft/access/gate"
 	"github.com/weft-fabric/weft/access/httpserver"
 	"github.com/weft-fabric/weft/access/keys"
 	"github.com/weft-fabric/weft/access/keys/keysql"
@@ -30,10 +31,12 @@ import (
 	"github.com/weft-fabric/weft/access/revocation"
 	accsql "github.com/weft-fabric/weft/access/sqlstore"
 	"github.com/weft-fabric/weft/access/websession"
+	"github.com/weft-fabric/weft/analytics"
 	"github.com/weft-fabric/weft/identity"
 	"github.com/weft-fabric/weft/identity/password"
 	"github.com/weft-fabric/weft/identity/sqlstore"
 	"github.com/weft-fabric/weft/identity/sqlstore/sqltest"
+	"github.com/weft-fabric/weft/policy"
 )
 
 // The handler is wired as cmd/weft/wire.go wires it (newApp with roleServer, then
@@ -146,9 +149,15 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 	cookies := websession.Cookies{Secure: false} // as for an http:// issuer
 	consents := accsql.NewConsents(db)
 	confirmations := &counter{}
-	h, err := oauth.NewHandler(oauth.Handler{Provider: provider, Clients: clientCache, Keys: km, Logger: log,
+	// The gate as the server wires it: the directory's principals, no risk, allow-all.
+	g, err := gate.New(gate.Deps{Tokens: provider, Principals: gate.DirectoryPrincipals{Subjects: dirStore},
+		Risk: analytics.NoRisk{}, Policy: policy.AllowAll{}, Events: analytics.Discard{}, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := oauth.NewHandler(oauth.Handler{Provider: provider, Gate: g, Clients: clientCache, Keys: km, Logger: log,
 		Directory: dir, Sessions: sessions, Consents: consents, Cookies: cookies,
-		Browser: websession.NewBrowser(cookies, sessions, dir), Revoker: storage.(oauth.SessionRevoker),
+		Browser: websession.NewBrowser(cookies, sessions, dir), Revoker: storage.(access.SessionRevoker),
 		ConfirmLogout: func(c echo.Context, _ url.Values) error {
 			confirmations.add()
 			return c.HTML(http.StatusOK, "<h1>Sign out of Weft?</h1>")
@@ -436,7 +445,11 @@ func (en *env) active(token string) bool {
 }
 
 // userinfo calls the UserInfo endpoint with a bearer token (none if empty).
+// A token prefixed "query:" is sent as the access_token query parameter instead.
 func (en *env) userinfo(token string) response {
+	if q, ok := strings.CutPrefix(token, "query:"); ok {
+		return en.serve(httptest.NewRequest(http.MethodGet, issuer+access.PathUserinfo+"?access_token="+url.QueryEscape(q), nil))
+	}
 	req := httptest.NewRequest(http.MethodGet, issuer+access.PathUserinfo, nil)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)

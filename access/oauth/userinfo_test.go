@@ -63,23 +63,26 @@ func TestUserinfo(t *testing.T) {
 			token  string
 			status int
 			err    string
-			// challenge is the start of the WWW-Authenticate header.
+			// challenge is part of the WWW-Authenticate header.
 			challenge string
 		}{
-			{"no token", "", 401, "invalid_request", "Bearer"},
-			{"refresh token", alice.RefreshToken, 401, "invalid_token", `Bearer error="invalid_token"`},
-			{"revoked access token", revoked.AccessToken, 401, "invalid_token", `Bearer error="invalid_token"`},
-			{"ID token", alice.IDToken, 401, "invalid_token", `Bearer error="invalid_token"`},
-			{"unknown token", "ory_at_bm90LWEtdG9rZW4.bm90LWEtc2lnbmF0dXJl", 401, "invalid_token", `Bearer error="invalid_token"`},
-			{"machine token without openid", en.machineToken(), 403, "insufficient_scope", `Bearer error="insufficient_scope"`},
-			{"token of a suspended user", daveTokens.AccessToken, 401, "invalid_token", `Bearer error="invalid_token"`},
+			// RFC 6750 section 3.1: no error code when the request has no credentials.
+			{"no token", "", 401, "", `Bearer realm="weft"`},
+			{"refresh token", alice.RefreshToken, 401, "invalid_token", `error="invalid_token"`},
+			{"revoked access token", revoked.AccessToken, 401, "invalid_token", `error="invalid_token"`},
+			{"ID token", alice.IDToken, 401, "invalid_token", `error="invalid_token"`},
+			{"unknown token", "ory_at_bm90LWEtdG9rZW4.bm90LWEtc2lnbmF0dXJl", 401, "invalid_token", `error="invalid_token"`},
+			{"machine token without openid", en.machineToken(), 403, "insufficient_scope", `error="insufficient_scope", scope="openid"`},
+			{"token of a suspended user", daveTokens.AccessToken, 401, "invalid_token", `error="invalid_token"`},
+			// RFC 6750 section 2.3 discourages tokens in the URI: they end up in logs.
+			{"token in the query", "query:" + alice.AccessToken, 401, "", `Bearer realm="weft"`},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				en := en.at(t)
 				before := en.snapshot()
 				r := en.userinfo(tc.token)
 				body := r.json()
-				if r.code != tc.status || body["error"] != tc.err || !strings.HasPrefix(r.header.Get("WWW-Authenticate"), tc.challenge) {
+				if errCode, _ := body["error"].(string); r.code != tc.status || errCode != tc.err || !strings.Contains(r.header.Get("WWW-Authenticate"), tc.challenge) {
 					t.Fatalf("got %s (WWW-Authenticate %q), want %d %s", r, r.header.Get("WWW-Authenticate"), tc.status, tc.err)
 				}
 				if _, ok := body["sub"]; ok {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Introspection before and after a change, beside the bare net/http ceiling: two Weft
 # binaries and the ceiling run at once on loopback, and each round loads them in turn
-# (before, after, ceiling), 3 rounds. Weft runs on the embedded default, or on PostgreSQL
+# (before, after, ceiling; after, before, ceiling on even rounds, so neither always goes
+# first), ROUNDS rounds (default 3). Weft runs on the embedded default, or on PostgreSQL
 # and Redis when WEFT_DATABASE_URL_BEFORE/AFTER, WEFT_REDIS_URL and
 # WEFT_KEY_ENCRYPTION_KEY are exported (each binary gets its own schema and Redis prefix).
 # Usage (from the repository root, binaries built as BENCHMARKS.md shows):
@@ -34,10 +35,9 @@ weft() { # label port
     CLIENT_ID=demo-m2m CLIENT_SECRET=demo-m2m-secret SCOPE=api.read INTROSPECT_CLIENT_ID=demo-gateway INTROSPECT_CLIENT_SECRET=demo-gateway-secret \
     CONCURRENCY="${CONC:-32}" DURATION=${DUR:-10s} $L introspect
 }
-for round in 1 2 3; do
+for round in $(seq "${ROUNDS:-3}"); do
   uptime; head -1 /proc/pressure/cpu
-  weft before 18181
-  weft after 18182
+  if [ $((round % 2)) = 1 ]; then weft before 18181; weft after 18182; else weft after 18182; weft before 18181; fi
   LABEL=ceiling TOKEN_ENDPOINT=http://127.0.0.1:34450/token INTROSPECTION_ENDPOINT=http://127.0.0.1:34450/introspect \
     CLIENT_ID=bench-client CLIENT_SECRET=bench-secret SCOPE="api:read api:write" \
     CONCURRENCY="${CONC:-32}" DURATION=${DUR:-10s} $L introspect

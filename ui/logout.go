@@ -30,3 +30,13 @@ func (p *Pages) ConfirmLogout(c echo.Context, params url.Values) error {
 	}
 	return render(c, http.StatusOK, "logout.html", v)
 }
+
+// SignedOut renders the page a logout ends on when the relying party gave no
+// post_logout_redirect_uri (oauth.SignedOut).
+func (p *Pages) SignedOut(c echo.Context) error {
+	h := c.Response().Header()
+	h.Set("Content-Security-Policy", csp)
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cache-Control", "no-store")
+	return render(c, http.StatusOK, "signedout.html", logoutView{Title: "Signed out"})
+}

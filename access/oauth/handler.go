@@ -30,8 +30,10 @@ type Handler struct {
 	Browser   *websession.Browser
 	// Revoker revokes the tokens of a session that logs out.
 	Revoker access.SessionRevoker
-	// ConfirmLogout renders the logout confirmation page.
+	// ConfirmLogout renders the logout confirmation page, SignedOut the page a logout
+	// without a post_logout_redirect_uri ends on.
 	ConfirmLogout LogoutConfirm
+	SignedOut     SignedOutPage
 	// Audit receives security events (refresh token reuse, code replay).
 	Audit access.AuditRecorder
 	// Outbox and Participants send back-channel logout tokens to the other clients of a
@@ -46,7 +48,7 @@ type Handler struct {
 func NewHandler(h Handler) (*Handler, error) {
 	if err := access.CheckDeps("oauth.NewHandler", map[string]bool{"Provider": h.Provider == nil, "Gate": h.Gate == nil, "Clients": h.Clients == nil, "Keys": h.Keys == nil,
 		"Directory": h.Directory == nil, "Sessions": h.Sessions == nil, "Consents": h.Consents == nil, "Browser": h.Browser == nil,
-		"Revoker": h.Revoker == nil, "ConfirmLogout": h.ConfirmLogout == nil, "Audit": h.Audit == nil, "Outbox": h.Outbox == nil,
+		"Revoker": h.Revoker == nil, "ConfirmLogout": h.ConfirmLogout == nil, "SignedOut": h.SignedOut == nil, "Audit": h.Audit == nil, "Outbox": h.Outbox == nil,
 		"Participants": h.Participants == nil}); err != nil {
 		return nil, err
 	}

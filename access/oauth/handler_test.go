@@ -15,7 +15,7 @@ func TestNewHandler_RefusesMissingDependencies(t *testing.T) {
 		t.Fatal("NewHandler with nothing succeeded")
 	}
 	for _, name := range []string{"Provider", "Gate", "Clients", "Keys", "Directory", "Sessions", "Consents", "Browser",
-		"Revoker", "ConfirmLogout", "Audit", "Outbox", "Participants"} {
+		"Revoker", "ConfirmLogout", "SignedOut", "Audit", "Outbox", "Participants"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("the error does not name the missing %s: %v", name, err)
 		}

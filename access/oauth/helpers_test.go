@@ -162,7 +162,8 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 			confirmations.add()
 			return c.HTML(http.StatusOK, "<h1>Sign out of Weft?</h1>")
 		},
-		Audit: audit, Outbox: accsql.NewOutbox(db), Participants: tokens})
+		SignedOut: func(c echo.Context) error { return c.HTML(http.StatusOK, "<h1>You are signed out</h1>") },
+		Audit:     audit, Outbox: accsql.NewOutbox(db), Participants: tokens})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,10 @@ import (
 // valid id_token_hint, so a cross-site link cannot sign a user out silently (ui).
 type LogoutConfirm func(c echo.Context, params url.Values) error
 
+// SignedOutPage renders the page a logout ends on when there is nowhere to redirect to
+// (ui renders it; this package writes no markup).
+type SignedOutPage func(c echo.Context) error
+
 // logout is OIDC RP-Initiated Logout 1.0. With a valid id_token_hint the session ends at
 // once; without one the user confirms first (a POST carrying the CSRF token). The
 // browser goes to post_logout_redirect_uri only if it is registered, by exact string,
@@ -72,8 +76,7 @@ func (h *Handler) logout(c echo.Context) error {
 	}
 	h.Cookies.ClearSession(c.Response())
 	if redirect == "" {
-		return c.HTML(http.StatusOK, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed out · Weft</title>`+
-			`<link rel="stylesheet" href="/ui/static/weft.css"></head><body><main class="card"><h1>You are signed out</h1></main></body></html>`)
+		return h.SignedOut(c)
 	}
 	u, _ := url.Parse(redirect)
 	if st := form.Get("state"); st != "" {

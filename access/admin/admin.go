@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 
@@ -26,7 +25,7 @@ type Handler struct {
 	Gate   *gate.Gate
 	Logger *slog.Logger
 	// Audit records every successful change in the audit log.
-	Audit AuditRecorder
+	Audit access.AuditRecorder
 	// Sessions, SessionTokens and Revocations serve /sessions; status changes revoke
 	// through Revocations.
 	Sessions      *identity.Sessions
@@ -45,11 +44,6 @@ func New(h Handler) (*Handler, error) {
 		h.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &h, nil
-}
-
-// AuditRecorder appends to the audit log (identity.AuditLog implements it).
-type AuditRecorder interface {
-	Record(ctx context.Context, kind, actor, subject string, detail map[string]any) error
 }
 
 // route is one endpoint of the API; routes is the whole API, so that Register and the

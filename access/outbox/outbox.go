@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/weft-fabric/weft/access"
 )
 
 // Message is one message to deliver to a relying party or receiver. Messages are
@@ -68,19 +70,14 @@ type Deliverer func(ctx context.Context, m Message) error
 type Worker struct {
 	store   Store
 	deliver map[string]Deliverer
-	auditor AuditRecorder
+	auditor access.AuditRecorder
 	logger  *slog.Logger
 	now     func() time.Time
 }
 
-// AuditRecorder appends to the audit log (identity.AuditLog implements it).
-type AuditRecorder interface {
-	Record(ctx context.Context, kind, actor, subject string, detail map[string]any) error
-}
-
 // NewWorker builds the worker. Every delivery attempt and its outcome is audited; a nil
 // logger discards.
-func NewWorker(store Store, deliver map[string]Deliverer, audit AuditRecorder, logger *slog.Logger) (*Worker, error) {
+func NewWorker(store Store, deliver map[string]Deliverer, audit access.AuditRecorder, logger *slog.Logger) (*Worker, error) {
 	if store == nil || audit == nil || len(deliver) == 0 {
 		return nil, errors.New("outbox.NewWorker: store, audit and at least one deliverer are required")
 	}

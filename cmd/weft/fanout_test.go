@@ -35,7 +35,7 @@ import (
 // WEFT_FABRIC_RUNS sets how many revoke-and-measure rounds run (default 10; the figures
 // in BENCHMARKS.md come from 100) and the test logs p50/p99 of the time from sending the
 // revocation to the moment all three nodes answered active:false.
-func TestRevocationFabric_MultiNode(t *testing.T) {
+func TestRevocationFanout_MultiNode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts four weft processes")
 	}

@@ -26,6 +26,7 @@ users:
   - {username: via-cli-gone, email: via-cli-gone@example.com, password: via-cli-gone-password-1}
   - {username: via-apply, email: via-apply@example.com, password: via-apply-password-1}
   - {username: via-apply-gone, email: via-apply-gone@example.com, password: via-apply-gone-password-1}
+  - {username: dry-run, email: dry-run@example.com, password: dry-run-password-1}
 ` + pollReceiver
 
 // TestSuspension_RevokesOnEveryPath: a status change to suspended or deprovisioned,
@@ -81,6 +82,25 @@ func TestSuspension_RevokesOnEveryPath(t *testing.T) {
 		{"via-apply", "suspended", setViaApply},
 		{"via-apply-gone", "deprovisioned", setViaApply},
 	}
+	// A dry run shows the change and makes none: nothing revoked, nothing sent.
+	t.Run("apply --dry-run", func(t *testing.T) {
+		g := signIn("dry-run")
+		e.pollEvents(rcv, stream.StreamID)
+		out := e.cli.ok("users:\n  - {username: dry-run, email: dry-run@example.com, status: suspended}\n", "apply", "--dry-run", "-f", "-")
+		if !strings.Contains(out, "dry-run") {
+			t.Fatalf("dry run output: %s", out)
+		}
+		time.Sleep(300 * time.Millisecond) // the log follower runs every 100 ms
+		if !e.active(g.tok.AccessToken) {
+			t.Fatal("a dry run revoked the access token")
+		}
+		if ev := e.pollEvents(rcv, stream.StreamID); len(ev) != 0 {
+			t.Fatalf("a dry run sent events: %v", ev)
+		}
+		if st := e.cli.ok("", "user", "show", "dry-run", "-o", "json"); !strings.Contains(st, `"status": "active"`) {
+			t.Fatalf("a dry run changed the status: %s", st)
+		}
+	})
 	for _, p := range paths {
 		t.Run(p.user, func(t *testing.T) {
 			g := signIn(p.user)

@@ -17,7 +17,6 @@ import (
 	"github.com/weft-fabric/weft/access"
 	"github.com/weft-fabric/weft/access/gate"
 	"github.com/weft-fabric/weft/access/httpserver"
-	"github.com/weft-fabric/weft/access/revocation"
 	"github.com/weft-fabric/weft/analytics"
 	"github.com/weft-fabric/weft/identity"
 	"github.com/weft-fabric/weft/policy"
@@ -317,11 +316,11 @@ func TestPrincipalCache(t *testing.T) {
 	lookup(1)
 	lookup(1) // served from memory
 
-	pc.Apply(revocation.Event{Subject: "bob"})
+	pc.Forget("bob", false)
 	lookup(1) // another subject's event leaves alice alone
-	pc.Apply(revocation.Event{Subject: "alice"})
+	pc.Forget("alice", false)
 	lookup(2) // dropped by its subject's event
-	pc.Apply(revocation.Event{All: true})
+	pc.Forget("", true)
 	lookup(3) // dropped by a catch-up
 
 	fresh = false
@@ -334,7 +333,7 @@ func TestPrincipalCache(t *testing.T) {
 	next.mu.Lock()
 	next.status = string(identity.StatusSuspended)
 	next.mu.Unlock()
-	pc.Apply(revocation.Event{Subject: "alice"})
+	pc.Forget("alice", false)
 	lookup(6)
 	lookup(7)
 }
@@ -366,7 +365,7 @@ func TestPrincipalCache_LookupRacingAnEventIsNotKept(t *testing.T) {
 		_, _ = pc.Principal(ctx, "alice")
 	}()
 	<-next.inside // the lookup has read "active"
-	pc.Apply(revocation.Event{Subject: "alice"})
+	pc.Forget("alice", false)
 	next.mu.Lock()
 	next.hold = nil
 	next.mu.Unlock()

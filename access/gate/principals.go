@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/weft-fabric/weft/access/revocation"
 	"github.com/weft-fabric/weft/identity"
 	"github.com/weft-fabric/weft/policy"
 )
@@ -70,8 +69,6 @@ type cachedPrincipal struct {
 	expires time.Time
 }
 
-var _ revocation.Listener = (*PrincipalCache)(nil)
-
 // NewPrincipalCache wraps next; fresh says whether the node may serve from memory
 // (revocation.Fanout.Fresh), max bounds the entries.
 func NewPrincipalCache(next Principals, fresh func() bool, ttl time.Duration, max int) *PrincipalCache {
@@ -106,15 +103,16 @@ func (c *PrincipalCache) Principal(ctx context.Context, subject string) (policy.
 	return p, nil
 }
 
-// Apply implements revocation.Listener: drop what the event names.
-func (c *PrincipalCache) Apply(ev revocation.Event) {
+// Forget drops subject, or everything when all is set (revocation.Listener: the
+// fan-out calls it for every event that names a subject or resets the node).
+func (c *PrincipalCache) Forget(subject string, all bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
 	switch {
-	case ev.All:
+	case all:
 		c.entries = map[string]cachedPrincipal{}
-	case ev.Subject != "":
-		delete(c.entries, ev.Subject)
+	case subject != "":
+		delete(c.entries, subject)
 	}
 }

@@ -60,11 +60,12 @@ type Bus interface {
 // always fresh.
 type LocalBus struct{}
 
-// Listener is a node-local cache that revocation events must reach.
+// Listener is a node-local cache of subjects (the gate's principal cache) that
+// revocations must reach. It sees only which subject to forget, not the event.
 type Listener interface {
-	// Apply drops what ev names. It must not block: it runs on the bus's goroutine and
-	// before a revocation is answered.
-	Apply(ev Event)
+	// Forget drops what is cached about subject, or everything when all is set. It must
+	// not block: it runs on the bus's goroutine and before a revocation is answered.
+	Forget(subject string, all bool)
 }
 
 // Receiver is the node's side of the bus: what a Bus calls when events arrive.

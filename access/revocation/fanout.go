@@ -118,8 +118,10 @@ func (f *Fanout) apply(ev Event) {
 	if f.Cache != nil {
 		f.Cache.Apply(ev)
 	}
-	for _, l := range f.Listeners {
-		l.Apply(ev)
+	if ev.All || ev.Subject != "" {
+		for _, l := range f.Listeners {
+			l.Forget(ev.Subject, ev.All)
+		}
 	}
 }
 

@@ -53,6 +53,9 @@ const (
 	roleCLI
 )
 
+// The gate's principal cache hears the fan-out's events.
+var _ revocation.Listener = (*gate.PrincipalCache)(nil)
+
 // cliActor is the actor of revocations and changes made by admin commands.
 const cliActor = "weft-cli"
 

@@ -2,6 +2,7 @@ package revocation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/weft-fabric/weft/identity"
@@ -114,11 +115,22 @@ func (s *Service) Suspend(ctx context.Context, users StatusChanger, actor, key, 
 		_, _, err := users.SetStatus(ctx, userID, identity.StatusSuspended)
 		return err
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, identity.ErrConflict) && key != "":
+		// A concurrent retry with the same key won (its revocation took the key); the
+		// status change rolled back with ours. Answer with the winner's record.
+		prev, perr := s.d.Store.RevocationByKey(ctx, actor, key)
+		if perr == nil {
+			return prev, true, nil
+		}
 		return Record{}, false, err
-	}
-	if ch.Txn == "" {
-		return Record{}, false, fmt.Errorf("suspend %s: the status change did not reach the revocation service", userID)
+	case err != nil:
+		return Record{}, false, err
+	case ch.Txn == "":
+		// Another request suspended the user between our read and our change, so the
+		// status did not change and nothing was revoked on our behalf: revoke again, as
+		// for a user who was suspended already.
+		return s.Revoke(ctx, actor, key, sel, reason)
 	}
 	rec, err := s.d.Store.RevocationByID(ctx, ch.Txn)
 	return rec, false, err

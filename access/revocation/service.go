@@ -146,6 +146,12 @@ const (
 // Called inside a caller's transaction, the revocation commits with it, and is
 // published to the other nodes only once it has committed.
 func (s *Service) Revoke(ctx context.Context, actor, key string, sel Selector, reason string) (Record, bool, error) {
+	return s.revoke(ctx, actor, key, sel, reason, false)
+}
+
+// revoke is Revoke; suspended marks the record of a "suspend" request whose user was
+// suspended already (the status did not change, the revocation is made again).
+func (s *Service) revoke(ctx context.Context, actor, key string, sel Selector, reason string, suspended bool) (Record, bool, error) {
 	sel.Type, sel.Value, reason = strings.TrimSpace(sel.Type), strings.TrimSpace(sel.Value), strings.TrimSpace(reason)
 	if err := checkRequest(sel, reason, key); err != nil {
 		return Record{}, false, err
@@ -161,6 +167,7 @@ func (s *Service) Revoke(ctx context.Context, actor, key string, sel Selector, r
 		return Record{}, false, err
 	}
 	rec := s.newRecord(actor, key, sel, reason, t.redacted())
+	rec.Suspend = suspended
 	var published func() error
 	err = s.d.Tx.InTx(ctx, func(ctx context.Context) error {
 		var err error

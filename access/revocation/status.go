@@ -108,7 +108,7 @@ func (s *Service) Suspend(ctx context.Context, users StatusChanger, actor, key, 
 		return Record{}, false, invalid("suspend", "only a user account can be suspended")
 	}
 	if u.Status != identity.StatusActive {
-		return s.Revoke(ctx, actor, key, sel, reason)
+		return s.revoke(ctx, actor, key, sel, reason, true)
 	}
 	ch := identity.Change{Actor: actor, Reason: reason, Initiator: identity.InitiatorPolicy}
 	err = s.d.Tx.InTx(context.WithValue(identity.WithChange(ctx, &ch), keyKey{}, key), func(ctx context.Context) error {
@@ -130,7 +130,7 @@ func (s *Service) Suspend(ctx context.Context, users StatusChanger, actor, key, 
 		// Another request suspended the user between our read and our change, so the
 		// status did not change and nothing was revoked on our behalf: revoke again, as
 		// for a user who was suspended already.
-		return s.Revoke(ctx, actor, key, sel, reason)
+		return s.revoke(ctx, actor, key, sel, reason, true)
 	}
 	rec, err := s.d.Store.RevocationByID(ctx, ch.Txn)
 	return rec, false, err

@@ -456,3 +456,30 @@ func TestStatusChanged(t *testing.T) {
 		t.Fatalf("records = %+v", w3.records)
 	}
 }
+
+// noStatusChange fails the test if Suspend changes a status it should not.
+type noStatusChange struct{ t *testing.T }
+
+func (n noStatusChange) SetStatus(context.Context, string, identity.Status) (identity.User, bool, error) {
+	n.t.Fatal("SetStatus called for a user who is not active")
+	return identity.User{}, false, nil
+}
+
+// Suspending a user who is suspended already revokes again (cheap, and it catches
+// anything left live), and the receipt still says it was a suspension.
+func TestSuspend_AlreadySuspended(t *testing.T) {
+	w := newWorld()
+	w.users["alice"] = identity.User{ID: "alice", Status: identity.StatusSuspended}
+	rec, replayed, err := newService(t, w).Suspend(context.Background(), noStatusChange{t}, "soar", "", "alice", "again")
+	if err != nil || replayed {
+		t.Fatalf("Suspend = %v, replayed %v", err, replayed)
+	}
+	if !rec.Suspend || rec.Sessions != 2 || len(w.records) != 1 || !w.records[0].Suspend {
+		t.Fatalf("record = %+v", rec)
+	}
+	// Not a user: refused, nothing done.
+	w2 := newWorld()
+	if _, _, err := newService(t, w2).Suspend(context.Background(), noStatusChange{t}, "soar", "", "ci", "x"); err == nil || len(w2.calls) != 0 {
+		t.Fatalf("suspending a machine identity: %v, calls %v", err, w2.calls)
+	}
+}

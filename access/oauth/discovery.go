@@ -35,6 +35,11 @@ type discoveryDoc struct {
 	RequestParameterSupported         bool     `json:"request_parameter_supported"`
 	RequestURIParameterSupported      bool     `json:"request_uri_parameter_supported"`
 	FrontchannelLogoutSupported       bool     `json:"frontchannel_logout_supported"`
+	// OIDC Back-Channel Logout 1.0 section 2.1: relying parties (mod_auth_openidc among
+	// them) read these to decide whether to register a backchannel_logout_uri. Weft's
+	// logout tokens carry sid, as its ID tokens do.
+	BackchannelLogoutSupported        bool `json:"backchannel_logout_supported"`
+	BackchannelLogoutSessionSupported bool `json:"backchannel_logout_session_supported"`
 }
 
 func (h *Handler) discovery(c echo.Context) error {
@@ -61,6 +66,8 @@ func (h *Handler) discovery(c echo.Context) error {
 		TokenEndpointAuthSigningAlgs:      []string{"ES256", "ES384", "RS256", "PS256"},
 		IntrospectionAuthMethodsSupported: []string{"client_secret_basic"},
 		RevocationAuthMethodsSupported:    append(append([]string{}, authMethods...), "none"),
+		BackchannelLogoutSupported:        true,
+		BackchannelLogoutSessionSupported: true,
 	}
 	c.Response().Header().Set("Cache-Control", "public, max-age=300")
 	return c.JSON(http.StatusOK, doc)

@@ -225,6 +225,9 @@ func TestDiscovery(t *testing.T) {
 		PKCE          []string `json:"code_challenge_methods_supported"`
 		IDTokenAlgs   []string `json:"id_token_signing_alg_values_supported"`
 		Introspection []string `json:"introspection_endpoint_auth_methods_supported"`
+		// Relying parties decide from these whether to register for back-channel logout.
+		Backchannel        bool `json:"backchannel_logout_supported"`
+		BackchannelSession bool `json:"backchannel_logout_session_supported"`
 	}
 	if err := json.Unmarshal(r.body, &meta); err != nil {
 		t.Fatal(err)
@@ -232,7 +235,7 @@ func TestDiscovery(t *testing.T) {
 	if meta.Issuer != issuer || !slices.Equal(meta.ResponseTypes, []string{"code"}) || !slices.Equal(meta.PKCE, []string{"S256"}) ||
 		slices.Contains(meta.Grants, "password") || slices.Contains(meta.Grants, "implicit") ||
 		slices.ContainsFunc(meta.IDTokenAlgs, func(a string) bool { return a == "none" || strings.HasPrefix(a, "HS") }) ||
-		!slices.Equal(meta.Introspection, []string{"client_secret_basic"}) {
+		!slices.Equal(meta.Introspection, []string{"client_secret_basic"}) || !meta.Backchannel || !meta.BackchannelSession {
 		t.Fatalf("metadata %+v", meta)
 	}
 
@@ -290,5 +293,31 @@ func TestJWKS(t *testing.T) {
 	b, _ := base64.RawURLEncoding.DecodeString(strings.Split(tk.IDToken, ".")[0])
 	if err := json.Unmarshal(b, &hdr); err != nil || hdr.Alg != "ES256" || len(set.Key(hdr.Kid)) != 1 {
 		t.Fatalf("ID token header %s: its key is not published", b)
+	}
+}
+
+// RFC 6749 section 5.2: a client that authenticated with HTTP Basic and is refused with
+// 401 gets the Basic challenge, at the token and the revocation endpoint; a client that
+// sent its credentials in the form does not (it did not use the scheme).
+func TestClientAuthentication_BasicChallenge(t *testing.T) {
+	en := newEnv(t, "sqlite")
+	for _, tc := range []struct {
+		name, path string
+		form       url.Values
+		id, secret string
+		want       string
+	}{
+		{"token, wrong secret", access.PathToken, url.Values{"grant_type": {"client_credentials"}}, m2mID, "wrong", `Basic realm="weft"`},
+		{"token, unknown client", access.PathToken, url.Values{"grant_type": {"client_credentials"}}, "nobody", "x", `Basic realm="weft"`},
+		{"revoke, wrong secret", access.PathRevoke, url.Values{"token": {"x"}}, webID, "wrong", `Basic realm="weft"`},
+		{"token, secret in the form", access.PathToken, url.Values{"grant_type": {"client_credentials"},
+			"client_id": {m2mID}, "client_secret": {"wrong"}}, "", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := en.at(t).form(tc.path, tc.form, tc.id, tc.secret)
+			if r.code != http.StatusUnauthorized || r.header.Get("WWW-Authenticate") != tc.want || r.json()["error"] != "invalid_client" {
+				t.Fatalf("got %s (WWW-Authenticate %q), want 401 invalid_client with %q", r, r.header.Get("WWW-Authenticate"), tc.want)
+			}
+		})
 	}
 }

@@ -8,6 +8,7 @@ func (h *Handler) revoke(c echo.Context) error {
 	err := h.Provider.NewRevocationRequest(ctx, c.Request())
 	if err != nil {
 		h.logFailure(ctx, "revocation refused", err)
+		basicChallenge(c, err)
 	}
 	h.Provider.WriteRevocationResponse(ctx, c.Response(), err)
 	return nil

@@ -32,6 +32,7 @@ func (h *Handler) token(c echo.Context) error {
 	if err != nil {
 		h.securityEvent(ctx, c, err)
 		h.logFailure(ctx, "token request refused", err)
+		basicChallenge(c, err)
 		h.Provider.WriteAccessError(ctx, c.Response(), ar, err)
 		return nil
 	}
@@ -129,6 +130,16 @@ func codeReplay(err error) bool {
 	}
 	var rfc *fosite.RFC6749Error
 	return errors.As(err, &rfc) && strings.HasPrefix(rfc.HintField, "The authorization code has already been used.")
+}
+
+// basicChallenge adds the WWW-Authenticate header RFC 6749 section 5.2 asks for when a
+// client that authenticated with HTTP Basic is refused with 401 invalid_client; fosite
+// leaves it out, and some client libraries only retry or report properly with it.
+func basicChallenge(c echo.Context, err error) {
+	var rfc *fosite.RFC6749Error
+	if _, _, basic := c.Request().BasicAuth(); basic && errors.As(err, &rfc) && rfc.CodeField == http.StatusUnauthorized {
+		c.Response().Header().Set("WWW-Authenticate", `Basic realm="weft"`)
+	}
 }
 
 // subjectInGoodStanding refuses, with invalid_grant, a code or refresh grant whose

@@ -91,6 +91,7 @@ type env struct {
 	dir      *identity.Directory
 	sessions *identity.Sessions
 	consents *accsql.Consents
+	clients  *access.Clients
 	keys     *keys.Manager
 	audit    *identity.AuditLog
 	cookies  websession.Cookies
@@ -175,7 +176,7 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 	}})
 	h.Register(e)
 
-	en := &env{t: t, e: e, db: db, dir: dir, sessions: sessions, consents: consents, keys: km,
+	en := &env{t: t, e: e, db: db, dir: dir, sessions: sessions, consents: consents, clients: clients, keys: km,
 		audit: audit, cookies: cookies, logs: logs, confirmations: confirmations}
 	en.alice = en.user(identity.NewUser{Username: "alice", Email: "alice@example.com", DisplayName: "Alice Example"})
 	en.bob = en.user(identity.NewUser{Username: "bob", Email: "bob@example.com", DisplayName: "Bob Builder"})
@@ -186,7 +187,8 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 		{ID: webID, Name: "Demo web application", Type: access.Confidential, Secret: webSecret,
 			RedirectURIs: []string{webCallback}, GrantTypes: []string{access.GrantAuthorizationCode, access.GrantRefreshToken},
 			Scopes: []string{"openid", "profile", "email", "offline_access"}, PostLogoutRedirectURIs: []string{webPostLogout},
-			BackchannelLogoutURI: webBackchannel},
+			// It may introspect its own refresh tokens (gateways never see them active).
+			BackchannelLogoutURI: webBackchannel, Introspection: true},
 		{ID: spaID, Name: "Demo single-page application", Type: access.Public,
 			RedirectURIs: []string{spaCallback}, GrantTypes: []string{access.GrantAuthorizationCode},
 			Scopes: []string{"openid", "profile", "email"}},
@@ -435,14 +437,19 @@ func (en *env) introspect(token, id, secret string) response {
 	return en.form(access.PathIntrospect, url.Values{"token": {token}}, id, secret)
 }
 
-// active reports what the gateway's introspection says of token.
+// active reports whether token is live: what the gateway's introspection says of it,
+// or, for a refresh token (which gateways never see active), what its own client's says.
 func (en *env) active(token string) bool {
 	en.t.Helper()
 	r := en.introspect(token, gatewayID, gatewaySecret)
 	if r.code != http.StatusOK {
 		en.t.Fatalf("introspection: %s", r)
 	}
-	return r.json()["active"] == true
+	if r.json()["active"] == true {
+		return true
+	}
+	r = en.introspect(token, webID, webSecret)
+	return r.code == http.StatusOK && r.json()["active"] == true && r.json()["token_type"] == "refresh_token"
 }
 
 // userinfo calls the UserInfo endpoint with a bearer token (none if empty).

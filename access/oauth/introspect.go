@@ -1,6 +1,8 @@
 package oauth
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -48,7 +50,7 @@ func (h *Handler) introspect(c echo.Context) error {
 	case err != nil:
 		h.Provider.WriteIntrospectionError(ctx, c.Response(), err) // inactive: {"active":false}
 	default:
-		h.introspected(c, ir)
+		h.introspected(c, ir, id)
 	}
 	return nil
 }
@@ -56,7 +58,11 @@ func (h *Handler) introspect(c echo.Context) error {
 // introspected answers for a token fosite found active: the gate decides (subject in
 // good standing, risk, policy), and anything but allow is {"active":false}, with the
 // reasons in the log, never in the answer. A decision that cannot be made fails closed.
-func (h *Handler) introspected(c echo.Context, ir fosite.IntrospectionResponder) {
+//
+// A refresh token is a credential for the token endpoint, never a bearer token: to a
+// gateway (any caller but the client it was issued to) it is {"active":false}; to its
+// own client it is reported as what it is, token_type "refresh_token" with its own exp.
+func (h *Handler) introspected(c echo.Context, ir fosite.IntrospectionResponder, caller string) {
 	ctx := c.Request().Context()
 	info := httpserver.ClientInfo(c, "")
 	res, err := h.Gate.Decide(ctx, gate.Request{Action: policy.ActionIntrospect, IP: info.IP, UserAgent: info.UserAgent},
@@ -71,7 +77,38 @@ func (h *Handler) introspected(c echo.Context, ir fosite.IntrospectionResponder)
 		h.Provider.WriteIntrospectionError(ctx, c.Response(), fosite.ErrInactiveToken)
 		return
 	}
+	if ir.GetTokenUse() == fosite.RefreshToken {
+		ar := ir.GetAccessRequester()
+		if ar.GetClient() == nil || ar.GetClient().GetID() != caller {
+			h.Provider.WriteIntrospectionError(ctx, c.Response(), fosite.ErrInactiveToken)
+			return
+		}
+		h.writeRefreshIntrospection(c, ir)
+		return
+	}
 	h.Provider.WriteIntrospectionResponse(ctx, c.Response(), ir)
+}
+
+// writeRefreshIntrospection writes fosite's answer for a refresh token with what fosite
+// gets wrong corrected: the token type, and the expiry of the refresh token itself
+// (fosite reports the access token's).
+func (h *Handler) writeRefreshIntrospection(c echo.Context, ir fosite.IntrospectionResponder) {
+	ctx := c.Request().Context()
+	rec := &captured{header: http.Header{}, code: http.StatusOK}
+	h.Provider.WriteIntrospectionResponse(ctx, rec, ir)
+	var body map[string]any
+	if rec.code != http.StatusOK || json.Unmarshal(rec.body.Bytes(), &body) != nil || body["active"] != true {
+		h.Provider.WriteIntrospectionError(ctx, c.Response(), fosite.ErrInactiveToken)
+		return
+	}
+	body["token_type"] = "refresh_token"
+	delete(body, "exp")
+	if exp := ir.GetAccessRequester().GetSession().GetExpiresAt(fosite.RefreshToken); !exp.IsZero() {
+		body["exp"] = exp.Unix()
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	c.Response().Header().Set("Pragma", "no-cache")
+	_ = c.JSON(http.StatusOK, body)
 }
 
 func reasonCodes(rs []policy.Reason) []string {
@@ -81,3 +118,14 @@ func reasonCodes(rs []policy.Reason) []string {
 	}
 	return out
 }
+
+// captured keeps what fosite writes, to be corrected before it is sent.
+type captured struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (c *captured) Header() http.Header         { return c.header }
+func (c *captured) Write(b []byte) (int, error) { return c.body.Write(b) }
+func (c *captured) WriteHeader(code int)        { c.code = code }

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -96,10 +97,10 @@ func TestIntrospect_Tokens(t *testing.T) {
 			{"user's access token", user.AccessToken, userClaims},
 			{"machine's access token", machine, map[string]any{"active": true, "sub": en.machine.ID, "client_id": m2mID,
 				"scope": "api.read", "token_type": "Bearer"}},
-			// RFC 7662 lets a refresh token be introspected, and fosite reports it active.
-			// Weft adds token_type "Bearer" and fosite the access token's exp, so a gateway
-			// cannot tell it from an access token: pinned here, see the package report.
-			{"refresh token", user.RefreshToken, userClaims},
+			// A refresh token is never a bearer token: a gateway sees it inactive (issue 9,
+			// M3; fosite alone answered active with token_type Bearer and the access token's
+			// exp). Its own client sees it as what it is: TestIntrospect_RefreshTokenToItsClient.
+			{"refresh token", user.RefreshToken, nil},
 			{"revoked access token", revoked, nil},
 			{"authorization code", code, nil},
 			{"ID token", user.IDToken, nil},
@@ -135,6 +136,30 @@ func TestIntrospect_Tokens(t *testing.T) {
 				}
 				en.unchanged(t, before)
 			})
+		}
+	})
+}
+
+// A client that introspects its own refresh token learns that it is one, with the
+// refresh token's own expiry, never "Bearer" and the access token's.
+func TestIntrospect_RefreshTokenToItsClient(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, en *env) {
+		_, _, user := en.signIn()
+		r := en.introspect(user.RefreshToken, webID, webSecret)
+		body := r.json()
+		exp, _ := body["exp"].(float64)
+		iat, _ := body["iat"].(float64)
+		if r.code != http.StatusOK || body["active"] != true || body["token_type"] != "refresh_token" || body["client_id"] != webID ||
+			body["sub"] != en.alice.ID || exp-iat < (20*time.Hour).Seconds() {
+			t.Fatalf("got %s: want active refresh_token with the refresh token's own lifetime", r.body)
+		}
+		// The access token of the same grant is still Bearer, with its short lifetime.
+		r = en.introspect(user.AccessToken, webID, webSecret)
+		body = r.json()
+		exp, _ = body["exp"].(float64)
+		iat, _ = body["iat"].(float64)
+		if body["token_type"] != "Bearer" || exp-iat > time.Hour.Seconds() {
+			t.Fatalf("access token: %s", r.body)
 		}
 	})
 }

@@ -44,3 +44,11 @@ func changeOf(ctx context.Context) (context.Context, *Change) {
 	ch := &Change{}
 	return WithChange(ctx, ch), ch
 }
+
+// freshChange returns ctx with a Change its observers share, its Txn cleared: this
+// change's own, not an earlier one's made with the same context (one weft apply).
+func freshChange(ctx context.Context) context.Context {
+	ctx, ch := changeOf(ctx)
+	ch.Txn = ""
+	return ctx
+}

@@ -281,9 +281,7 @@ func (d *Directory) SetStatus(ctx context.Context, id string, s Status) (User, b
 			return err
 		}
 		out, changed = u, true
-		var ch *Change
-		ctx, ch = changeOf(ctx)
-		ch.Txn = "" // this change's own, not an earlier one's made with the same context
+		ctx = freshChange(ctx)
 		for _, o := range d.observers {
 			if err := o.StatusChanged(ctx, u, from); err != nil {
 				return err
@@ -318,6 +316,7 @@ func (d *Directory) SetPassword(ctx context.Context, userID, pw string) error {
 
 // passwordChanged tells every observer, in order; the first error undoes the change.
 func (d *Directory) passwordChanged(ctx context.Context, u User) error {
+	ctx = freshChange(ctx)
 	for _, o := range d.observers {
 		if err := o.PasswordChanged(ctx, u); err != nil {
 			return err

@@ -148,7 +148,11 @@ func (h *Handler) setPassword(c echo.Context) error {
 	if err := decode(c, &in); err != nil {
 		return err
 	}
-	if err := h.Directory.SetPassword(c.Request().Context(), c.Param("id"), in.Password); err != nil {
+	// Setting a password ends the user's sessions and revokes their tokens (the
+	// revocation service observes the directory); the change names this client.
+	ctx := identity.WithChange(c.Request().Context(), &identity.Change{Actor: caller(c).clientID,
+		Reason: "password set through the admin API"})
+	if err := h.Directory.SetPassword(ctx, c.Param("id"), in.Password); err != nil {
 		return missing(err, "user")
 	}
 	return c.NoContent(http.StatusNoContent)

@@ -227,10 +227,19 @@ func (s *Service) newRecord(actor, key string, sel Selector, reason string, reda
 // The publication to the other nodes waits for the outermost commit (AfterCommit); the
 // returned function reports how it went once that has happened.
 func (s *Service) record(ctx context.Context, t target, rec *Record) (func() error, error) {
+	return s.recordIf(ctx, t, rec, false)
+}
+
+// recordIf is record; with unlessEmpty, a revocation that matched nothing (no session,
+// no token) is not recorded, audited or published, and the returned function is nil.
+func (s *Service) recordIf(ctx context.Context, t target, rec *Record, unlessEmpty bool) (func() error, error) {
 	// Changes made for this revocation elsewhere (an SSF event) can name it.
 	ctx = ContextWith(ctx, *rec)
 	if err := t.apply(ctx, rec); err != nil {
 		return nil, err
+	}
+	if unlessEmpty && rec.Sessions == 0 && rec.Tokens == 0 {
+		return nil, nil
 	}
 	if err := s.d.Store.CreateRevocation(ctx, *rec); err != nil {
 		return nil, err

@@ -52,9 +52,35 @@ func (s *Service) StatusChanged(ctx context.Context, u identity.User, from ident
 	return nil
 }
 
-// PasswordChanged implements identity.AccountObserver: nothing yet (ending the user's
-// other sessions on a password change is the containment work of the hardening issue).
-func (s *Service) PasswordChanged(context.Context, identity.User) error { return nil }
+// PasswordChanged implements identity.AccountObserver. A password set or reset (admin
+// API, CLI, weft apply) is containment: whoever held the old credential loses what it
+// got them, so every login session of the user ends and every code and token is
+// revoked, in the change's transaction, with session-revoked events and back-channel
+// logout like any revocation (the SSF transmitter adds credential-change). A user with
+// nothing live gets no revocation record (a new account's first password).
+func (s *Service) PasswordChanged(ctx context.Context, u identity.User) error {
+	if u.Status != identity.StatusActive {
+		return nil // suspension or deprovisioning ended everything already
+	}
+	ch, ok := identity.ChangeFrom(ctx)
+	if !ok {
+		ch = &identity.Change{}
+	}
+	actor, reason := ch.Actor, ch.Reason
+	if actor == "" {
+		actor = SystemActor
+	}
+	if reason == "" {
+		reason = "password changed"
+	}
+	rec := s.newRecord(actor, "", Selector{Type: SelectSubject, Value: u.ID}, reason, false)
+	published, err := s.recordIf(ctx, &subjectTarget{s: s, subject: u.ID}, &rec, true)
+	if err != nil || published == nil {
+		return err
+	}
+	ch.Txn = rec.ID
+	return nil
+}
 
 // StatusChanger changes a user's status (identity.Directory); the change itself
 // revokes, through the observer above.

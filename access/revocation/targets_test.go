@@ -483,3 +483,55 @@ func TestSuspend_AlreadySuspended(t *testing.T) {
 		t.Fatalf("suspending a machine identity: %v, calls %v", err, w2.calls)
 	}
 }
+
+// A password set or reset is containment: the user's sessions end and tokens go, with
+// the change's actor and reason; a user with nothing live gets no revocation.
+func TestPasswordChanged(t *testing.T) {
+	w := newWorld()
+	ch := &identity.Change{Actor: "admin-client", Reason: "password reset through the admin API"}
+	err := fakeTx{w}.InTx(identity.WithChange(context.Background(), ch), func(ctx context.Context) error {
+		return newService(t, w).PasswordChanged(ctx, identity.User{ID: "alice", Status: identity.StatusActive})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(w.records) != 1 || ch.Txn != w.records[0].ID {
+		t.Fatalf("records %+v, txn %q", w.records, ch.Txn)
+	}
+	if r := w.records[0]; r.Actor != "admin-client" || r.Suspend || r.Sessions != 2 || r.Tokens != 3 ||
+		!slices.Contains(w.calls, "signals:sid-1:alice") || len(w.published) != 1 {
+		t.Fatalf("record %+v, calls %v", r, w.calls)
+	}
+
+	// Nothing live: the sessions and grants are checked, nothing is recorded or sent.
+	w2 := newWorld()
+	w2.sessions = map[string]identity.LoginSession{}
+	grantsNone := &noGrants{fakeGrants{w2}}
+	s, err := revocation.NewService(revocation.Deps{Store: fakeStore{w2}, Grants: grantsNone, Lookup: fakeLookup{w2},
+		Sessions: fakeSessions{w2}, Subjects: fakeSubjects{w2}, Clients: fakeClients{w2}, Tx: fakeTx{w2},
+		Fanout: &revocation.Fanout{Node: "n", Bus: fakeBus{w2}, Log: fakeLog{w2}}, Audit: fakeAudit{w2},
+		Outbox: fakeOutbox{w: w2}, Participants: fakeParticipants{}, Signals: fakeSignals{w2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch2 := &identity.Change{}
+	if err := s.PasswordChanged(identity.WithChange(context.Background(), ch2), identity.User{ID: "bob", Status: identity.StatusActive}); err != nil {
+		t.Fatal(err)
+	}
+	if len(w2.records) != 0 || len(w2.audits) != 0 || len(w2.published) != 0 || ch2.Txn != "" {
+		t.Fatalf("a user with nothing live got records %v, audits %v, published %v", w2.records, w2.audits, w2.published)
+	}
+
+	// A suspended user has nothing live: not even looked at.
+	w3 := newWorld()
+	if err := newService(t, w3).PasswordChanged(context.Background(), identity.User{ID: "alice", Status: identity.StatusSuspended}); err != nil || len(w3.calls) != 0 {
+		t.Fatalf("%v, calls %v", err, w3.calls)
+	}
+}
+
+// noGrants revokes nothing by subject (a user who holds no tokens).
+type noGrants struct{ fakeGrants }
+
+func (g *noGrants) RevokeBySubject(_ context.Context, sub string) (int64, error) {
+	return 0, g.w.call("grants.subject:" + sub)
+}

@@ -244,3 +244,72 @@ func dataDir(e *cliEnv) string {
 	}
 	return ""
 }
+
+// passwordUsers are the people whose password the paths below set.
+const passwordUsers = `
+users:
+  - {username: pw-admin, email: pw-admin@example.com, password: pw-admin-password-1}
+  - {username: pw-cli, email: pw-cli@example.com, password: pw-cli-password-1}
+  - {username: pw-apply, email: pw-apply@example.com, password: pw-apply-password-1}
+` + pollReceiver
+
+// TestPasswordChange_Contains: setting a user's password (admin API, CLI, weft apply) is
+// containment: the sessions end, the refresh token mints nothing, the access token is
+// inactive, receivers get session-revoked and credential-change naming the revocation,
+// and the revocation is in the audit log. (Issue 9, M6.)
+func TestPasswordChange_Contains(t *testing.T) {
+	e := &ssfEnv{oidcEnv: newOIDCEnvWith(t, sqltest.SQLite, passwordUsers)}
+	ctx := context.Background()
+	rcv := e.token("poll-receiver", "poll-receiver-secret", "weft:ssf")
+	stream := e.createStream(rcv, `{"delivery":{"method":"`+methodPoll+`"},"events_requested":["`+evSessionRevoked+`","`+evCredentialChange+`"]}`)
+	admin := e.token("demo-admin", "demo-admin-secret", "weft:admin")
+	for _, p := range []struct {
+		user   string
+		change func(username string)
+	}{
+		{"pw-admin", func(u string) {
+			if code, _ := e.call(http.MethodPut, "/api/v1/users/"+e.cli.userID(t, u)+"/password", admin, `{"password":"a-brand-new-password-1"}`, nil); code != 204 {
+				t.Fatalf("admin PUT password: %d", code)
+			}
+		}},
+		{"pw-cli", func(u string) { e.cli.ok("a-brand-new-password-1\n", "user", "set-password", u, "--password-stdin") }},
+		{"pw-apply", func(u string) {
+			e.cli.ok(fmt.Sprintf("users:\n  - {username: %s, email: %s@example.com, password: a-brand-new-password-1}\n", u, u), "apply", "-f", "-")
+		}},
+	} {
+		t.Run(p.user, func(t *testing.T) {
+			verifier := oauth2.GenerateVerifier()
+			cb := e.login(e.browser(), e.web.AuthCodeURL(randomString(), oauth2.S256ChallengeOption(verifier), oidc.Nonce(randomString())),
+				p.user, p.user+"-password-1")
+			tok, err := e.web.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.pollEvents(rcv, stream.StreamID)
+			p.change(p.user)
+
+			deadline := time.Now().Add(2 * time.Second)
+			for e.active(tok.AccessToken) && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if e.active(tok.AccessToken) {
+				t.Fatal("the access token is still active after the password was set")
+			}
+			stale := &oauth2.Token{RefreshToken: tok.RefreshToken, Expiry: time.Now().Add(-time.Hour)}
+			if _, err := e.web.TokenSource(ctx, stale).Token(); err == nil {
+				t.Fatal("the refresh token still works after the password was set")
+			}
+			ev := e.pollEvents(rcv, stream.StreamID)
+			if len(ev[evSessionRevoked]) != 1 || len(ev[evCredentialChange]) != 1 {
+				t.Fatalf("receiver got %d session-revoked and %d credential-change, want 1 and 1", len(ev[evSessionRevoked]), len(ev[evCredentialChange]))
+			}
+			cc := ev[evCredentialChange][0]
+			if cc["txn"] == nil || cc["txn"] != ev[evSessionRevoked][0]["txn"] {
+				t.Fatalf("credential-change txn %v, session-revoked txn %v: want the same revocation", cc["txn"], ev[evSessionRevoked][0]["txn"])
+			}
+			// The new password works: the user signs in again.
+			e.login(e.browser(), e.web.AuthCodeURL(randomString(), oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oidc.Nonce(randomString())),
+				p.user, "a-brand-new-password-1")
+		})
+	}
+}

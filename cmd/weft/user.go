@@ -206,7 +206,10 @@ func userSetPasswordCmd(c *cli) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if err := a.directory.SetPassword(cmd.Context(), u.ID, pw); err != nil {
+				// Ends the user's sessions and revokes their tokens (see README).
+				ctx := identity.WithChange(cmd.Context(), &identity.Change{Actor: cliActor,
+					Reason: "password set with weft user set-password"})
+				if err := a.directory.SetPassword(ctx, u.ID, pw); err != nil {
 					return err
 				}
 				if c.output == "json" {

@@ -2,11 +2,13 @@ package oauth
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/labstack/echo/v4"
@@ -34,19 +36,17 @@ func (h *Handler) logout(c echo.Context) error {
 	}
 	form := r.Form
 	clientID := form.Get("client_id")
-	hinted := false
+	hinted, hintSID := false, ""
 	if hint := form.Get("id_token_hint"); hint != "" {
-		claims, err := h.verifyIDTokenHint(ctx, hint)
+		claims, sid, err := h.verifyIDTokenHint(ctx, hint)
 		if err != nil {
 			return &echo.HTTPError{Code: http.StatusBadRequest, Message: "The id_token_hint is not an ID token issued by this server."}
 		}
 		if clientID != "" && !slices.Contains(claims.Audience, clientID) {
 			return &echo.HTTPError{Code: http.StatusBadRequest, Message: "client_id does not match the id_token_hint."}
 		}
-		if len(claims.Audience) > 0 {
-			clientID = claims.Audience[0]
-		}
-		hinted = true
+		clientID = claims.Audience[0]
+		hinted, hintSID = true, sid
 	}
 	redirect := form.Get("post_logout_redirect_uri")
 	if redirect != "" {
@@ -56,6 +56,16 @@ func (h *Handler) logout(c echo.Context) error {
 		}
 	}
 	confirmed := r.Method == http.MethodPost && form.Get("confirm") == "yes" && h.Cookies.CheckCSRF(r)
+	// A hint logs out at once only the browser's own session: one signed for another
+	// session (any ID token an attacker holds, sent cross-site) must not end this
+	// browser's, so in any doubt the user confirms.
+	if hinted && !confirmed {
+		if cookie := h.Cookies.Session(r); cookie != "" {
+			if ls, err := h.Sessions.Resume(ctx, cookie); err == nil && (hintSID == "" || hintSID != ls.ID) {
+				hinted = false
+			}
+		}
+	}
 	if !hinted && !confirmed {
 		return h.ConfirmLogout(c, form)
 	}
@@ -88,19 +98,56 @@ func (h *Handler) logout(c echo.Context) error {
 }
 
 // verifyIDTokenHint checks that hint is an ID token we signed (ES256 or RS256 only: no
-// "none", no HMAC keyed with our public key) and issued. An expired hint is accepted,
-// as OIDC allows: the user is logging out.
-func (h *Handler) verifyIDTokenHint(ctx context.Context, hint string) (jwt.Claims, error) {
+// "none", no HMAC keyed with our public key) and issued: not another kind of JWT we sign
+// (a JWT access token, a logout token, a security event token), with an audience that is
+// one of our clients. An expired hint is accepted, as OIDC allows: the user is logging
+// out. It returns the claims and the session id (sid) the token names.
+func (h *Handler) verifyIDTokenHint(ctx context.Context, hint string) (jwt.Claims, string, error) {
 	var claims jwt.Claims
 	payload, err := h.Keys.Verify(ctx, hint)
 	if err != nil {
-		return claims, err
+		return claims, "", err
+	}
+	if typ := jwsType(hint); typ != "" && !strings.EqualFold(typ, "JWT") {
+		return claims, "", errors.New("id_token_hint: a " + typ + ", not an ID token")
+	}
+	var extra struct {
+		SID      string          `json:"sid"`
+		ClientID string          `json:"client_id"` // JWT access tokens (RFC 9068) carry it; ID tokens do not
+		Events   json.RawMessage `json:"events"`    // logout tokens and security event tokens
+		Nonce    string          `json:"nonce"`
 	}
 	if err := json.Unmarshal(payload, &claims); err != nil {
-		return claims, err
+		return claims, "", err
 	}
-	if claims.Issuer != h.Provider.Issuer() {
-		return claims, errors.New("id_token_hint: issued by someone else")
+	if err := json.Unmarshal(payload, &extra); err != nil {
+		return claims, "", err
 	}
-	return claims, nil
+	switch {
+	case claims.Issuer != h.Provider.Issuer():
+		return claims, "", errors.New("id_token_hint: issued by someone else")
+	case extra.ClientID != "" || len(extra.Events) > 0:
+		return claims, "", errors.New("id_token_hint: not an ID token")
+	case len(claims.Audience) == 0:
+		return claims, "", errors.New("id_token_hint: no audience")
+	}
+	if _, err := h.Clients.Client(ctx, claims.Audience[0]); err != nil {
+		return claims, "", errors.New("id_token_hint: its audience is not a client")
+	}
+	return claims, extra.SID, nil
+}
+
+// jwsType returns the typ header of a compact JWS ("" if absent or unreadable; the
+// signature was verified before this is asked).
+func jwsType(compact string) string {
+	head, _, _ := strings.Cut(compact, ".")
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		return ""
+	}
+	var h struct {
+		Typ string `json:"typ"`
+	}
+	_ = json.Unmarshal(b, &h)
+	return h.Typ
 }

@@ -78,6 +78,27 @@ func TestLogout_Refused(t *testing.T) {
 			t.Fatal(err)
 		}
 		tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"`+issuer+`","aud":["`+webID+`"],"sub":"someone-else"}`)) + "." + parts[2]
+		// Other JWTs Weft signs with the same keys, naming the browser's own session: none
+		// of them is an ID token (issue 9, L1).
+		signed := func(typ string, extra map[string]any) string {
+			claims := map[string]any{"iss": issuer, "aud": []string{webID}, "sub": en.alice.ID, "sid": ls.ID,
+				"iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix()}
+			for k, v := range extra {
+				claims[k] = v
+			}
+			tok, err := en.keys.SignJWT(ctx, claims, typ)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tok
+		}
+		accessJWT := signed("at+jwt", map[string]any{"client_id": webID, "jti": "j1"})
+		accessJWTPlain := signed("JWT", map[string]any{"client_id": webID, "jti": "j2"})
+		logoutToken := signed("logout+jwt", map[string]any{"events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}}})
+		notAClient := signed("JWT", map[string]any{"aud": []string{"no-such-client"}})
+		// A real ID token of another session of the same user (signed in elsewhere): it
+		// must not end this browser's session without the user confirming.
+		_, _, elsewhere := en.signIn()
 		csrfToken, csrfCookie := en.csrf()
 		const confirmPage = 0 // status 200 with the confirmation page instead of a refusal
 		for _, tc := range []struct {
@@ -92,6 +113,13 @@ func TestLogout_Refused(t *testing.T) {
 			{"hint with a tampered payload", false, url.Values{"id_token_hint": {tampered}}, 400},
 			{"hint issued by another issuer", false, url.Values{"id_token_hint": {otherIssuer}}, 400},
 			{"hint that is not a JWT", false, url.Values{"id_token_hint": {"not-a-token"}}, 400},
+			{"hint that is a JWT access token", false, url.Values{"id_token_hint": {accessJWT}}, 400},
+			{"hint that is a JWT access token typed JWT", false, url.Values{"id_token_hint": {accessJWTPlain}}, 400},
+			{"hint that is a logout token", false, url.Values{"id_token_hint": {logoutToken}}, 400},
+			{"hint whose audience is not a client", false, url.Values{"id_token_hint": {notAClient}}, 400},
+			{"hint of another session", false, url.Values{"id_token_hint": {elsewhere.IDToken}}, confirmPage},
+			{"hint of another session, with a registered post_logout_redirect_uri", false, url.Values{"id_token_hint": {elsewhere.IDToken},
+				"post_logout_redirect_uri": {webPostLogout}}, confirmPage},
 			{"unregistered post_logout_redirect_uri", false, url.Values{"id_token_hint": {hint},
 				"post_logout_redirect_uri": {"http://127.0.0.1:9555/elsewhere"}}, 400},
 			{"post_logout_redirect_uri of another client", false, url.Values{"id_token_hint": {hint},

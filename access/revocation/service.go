@@ -34,9 +34,12 @@ type Record struct {
 	Suspend        bool
 	Actor          string
 	IdempotencyKey string
-	Sessions       int64 // login sessions ended
-	Tokens         int64 // grants (token selector) or codes and tokens deactivated
-	CreatedAt      time.Time
+	// RequestHash identifies what was asked (selector, reason, suspend), so that a key
+	// reused for another request is refused (ErrKeyReused); "" on records that predate it.
+	RequestHash string
+	Sessions    int64 // login sessions ended
+	Tokens      int64 // grants (token selector) or codes and tokens deactivated
+	CreatedAt   time.Time
 	// Event is what the fan-out bus carried to the other nodes (and the durable log
 	// replays to a node that was away).
 	Event Event
@@ -130,6 +133,17 @@ func NewService(d Deps) (*Service, error) {
 	return &Service{d: d}, nil
 }
 
+// ErrKeyReused is returned when an actor reuses an idempotency key for a request that
+// differs from the one the key was first used for: answering with the first receipt
+// would tell the caller its second target was revoked when it was not.
+var ErrKeyReused = errors.New("the Idempotency-Key was already used for a different revocation request")
+
+// requestHash identifies what a request asks for, for idempotency.
+func requestHash(sel Selector, reason string, suspend bool) string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%s\x00%t", sel.Type, sel.Value, reason, suspend)))
+	return hex.EncodeToString(sum[:])
+}
+
 // Selector types.
 const (
 	SelectToken   = "token"
@@ -156,7 +170,8 @@ func (s *Service) revoke(ctx context.Context, actor, key string, sel Selector, r
 	if err := checkRequest(sel, reason, key); err != nil {
 		return Record{}, false, err
 	}
-	if prev, ok, err := s.replay(ctx, actor, key); ok || err != nil {
+	hash := requestHash(sel, reason, suspended)
+	if prev, ok, err := s.replay(ctx, actor, key, hash); ok || err != nil {
 		return prev, ok, err
 	}
 	t, err := s.target(sel)
@@ -167,7 +182,7 @@ func (s *Service) revoke(ctx context.Context, actor, key string, sel Selector, r
 		return Record{}, false, err
 	}
 	rec := s.newRecord(actor, key, sel, reason, t.redacted())
-	rec.Suspend = suspended
+	rec.Suspend, rec.RequestHash = suspended, hash
 	var published func() error
 	err = s.d.Tx.InTx(ctx, func(ctx context.Context) error {
 		var err error
@@ -176,8 +191,7 @@ func (s *Service) revoke(ctx context.Context, actor, key string, sel Selector, r
 	})
 	if errors.Is(err, identity.ErrConflict) && key != "" {
 		// A concurrent retry with the same key won; answer with its record.
-		prev, perr := s.d.Store.RevocationByKey(ctx, actor, key)
-		return prev, true, perr
+		return s.replay(ctx, actor, key, hash)
 	}
 	if err != nil {
 		return Record{}, false, fmt.Errorf("revoke: %w", err)
@@ -197,13 +211,16 @@ func checkRequest(sel Selector, reason, key string) error {
 	return nil
 }
 
-// replay finds an actor's earlier revocation with the same idempotency key.
-func (s *Service) replay(ctx context.Context, actor, key string) (Record, bool, error) {
+// replay finds an actor's earlier revocation with the same idempotency key; the key
+// reused for another request (hash) is ErrKeyReused.
+func (s *Service) replay(ctx context.Context, actor, key, hash string) (Record, bool, error) {
 	if key == "" {
 		return Record{}, false, nil
 	}
 	prev, err := s.d.Store.RevocationByKey(ctx, actor, key)
 	switch {
+	case err == nil && prev.RequestHash != "" && prev.RequestHash != hash:
+		return Record{}, false, ErrKeyReused
 	case err == nil:
 		return prev, true, nil
 	case errors.Is(err, identity.ErrNotFound):

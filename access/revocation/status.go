@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/weft-fabric/weft/identity"
 )
@@ -17,7 +18,11 @@ var _ identity.AccountObserver = (*Service)(nil)
 // SystemActor names status changes made without an identity.Change in their context.
 const SystemActor = "system"
 
+// keyKey carries the idempotency key and request hash of a "suspend" request to the
+// observer that records its revocation.
 type keyKey struct{}
+
+type keyed struct{ key, hash string }
 
 // StatusChanged implements identity.AccountObserver. Suspending or deprovisioning ends
 // every login session, deactivates every code and token, queues back-channel logout and
@@ -42,9 +47,9 @@ func (s *Service) StatusChanged(ctx context.Context, u identity.User, from ident
 	if reason == "" {
 		reason = fmt.Sprintf("user %s (was %s)", u.Status, from)
 	}
-	key, _ := ctx.Value(keyKey{}).(string)
-	rec := s.newRecord(actor, key, Selector{Type: SelectSubject, Value: u.ID}, reason, false)
-	rec.Suspend = true
+	k, _ := ctx.Value(keyKey{}).(keyed)
+	rec := s.newRecord(actor, k.key, Selector{Type: SelectSubject, Value: u.ID}, reason, false)
+	rec.Suspend, rec.RequestHash = true, k.hash
 	if _, err := s.record(ctx, &subjectTarget{s: s, subject: u.ID}, &rec); err != nil {
 		return err
 	}
@@ -122,11 +127,13 @@ func (s *Service) ChangeStatus(ctx context.Context, users StatusChanger, ch iden
 // suspended is revoked again (cheap, and it catches anything left live); a user who is
 // deprovisioned stays so and is revoked again.
 func (s *Service) Suspend(ctx context.Context, users StatusChanger, actor, key, userID, reason string) (Record, bool, error) {
-	sel := Selector{Type: SelectSubject, Value: userID}
+	sel := Selector{Type: SelectSubject, Value: strings.TrimSpace(userID)}
+	reason = strings.TrimSpace(reason)
 	if err := checkRequest(sel, reason, key); err != nil {
 		return Record{}, false, err
 	}
-	if prev, ok, err := s.replay(ctx, actor, key); ok || err != nil {
+	hash := requestHash(sel, reason, true)
+	if prev, ok, err := s.replay(ctx, actor, key, hash); ok || err != nil {
 		return prev, ok, err
 	}
 	u, err := s.d.Subjects.UserByID(ctx, userID)
@@ -137,7 +144,7 @@ func (s *Service) Suspend(ctx context.Context, users StatusChanger, actor, key, 
 		return s.revoke(ctx, actor, key, sel, reason, true)
 	}
 	ch := identity.Change{Actor: actor, Reason: reason, Initiator: identity.InitiatorPolicy}
-	err = s.d.Tx.InTx(context.WithValue(identity.WithChange(ctx, &ch), keyKey{}, key), func(ctx context.Context) error {
+	err = s.d.Tx.InTx(context.WithValue(identity.WithChange(ctx, &ch), keyKey{}, keyed{key: key, hash: hash}), func(ctx context.Context) error {
 		_, _, err := users.SetStatus(ctx, userID, identity.StatusSuspended)
 		return err
 	})
@@ -145,9 +152,8 @@ func (s *Service) Suspend(ctx context.Context, users StatusChanger, actor, key, 
 	case errors.Is(err, identity.ErrConflict) && key != "":
 		// A concurrent retry with the same key won (its revocation took the key); the
 		// status change rolled back with ours. Answer with the winner's record.
-		prev, perr := s.d.Store.RevocationByKey(ctx, actor, key)
-		if perr == nil {
-			return prev, true, nil
+		if prev, ok, perr := s.replay(ctx, actor, key, hash); ok || perr != nil {
+			return prev, ok, perr
 		}
 		return Record{}, false, err
 	case err != nil:

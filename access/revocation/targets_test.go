@@ -409,6 +409,18 @@ func TestRevoke_IdempotencyKey(t *testing.T) {
 	if err != nil || !replayed || again.ID != first.ID || len(w.published) != 1 {
 		t.Fatalf("replay = %+v, %v, %v; published %d", again, replayed, err, len(w.published))
 	}
+	// The key reused for another request: refused, nothing done (issue 9, M5).
+	for _, other := range []struct {
+		sel    revocation.Selector
+		reason string
+	}{{revocation.Selector{Type: "subject", Value: "alice"}, "x"}, {sel, "another reason"}} {
+		if _, _, err := s.Revoke(context.Background(), "soar", "k1", other.sel, other.reason); !errors.Is(err, revocation.ErrKeyReused) {
+			t.Fatalf("key reused for %+v: %v, want ErrKeyReused", other, err)
+		}
+	}
+	if len(w.published) != 1 || len(w.records) != 1 {
+		t.Fatalf("a refused reuse did something: %d published, %d records", len(w.published), len(w.records))
+	}
 	// Another actor's key is its own.
 	if other, replayed, err := s.Revoke(context.Background(), "other", "k1", sel, "x"); err != nil || replayed || other.ID == first.ID {
 		t.Fatalf("another actor's key = %+v, %v, %v", other, replayed, err)

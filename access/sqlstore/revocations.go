@@ -31,6 +31,7 @@ type revocationRow struct {
 	Suspend        bool
 	Actor          string
 	IdempotencyKey *string
+	RequestHash    string
 	Sessions       int64
 	Tokens         int64
 	Event          string
@@ -42,7 +43,7 @@ func (revocationRow) TableName() string { return "revocations" }
 
 func (r revocationRow) revocation() revocation.Record {
 	v := revocation.Record{ID: r.ID, Selector: revocation.Selector{Type: r.SelectorType, Value: r.SelectorValue}, Reason: r.Reason,
-		Suspend: r.Suspend, Actor: r.Actor, Sessions: r.Sessions, Tokens: r.Tokens, CreatedAt: r.CreatedAt.UTC()}
+		Suspend: r.Suspend, Actor: r.Actor, RequestHash: r.RequestHash, Sessions: r.Sessions, Tokens: r.Tokens, CreatedAt: r.CreatedAt.UTC()}
 	if r.IdempotencyKey != nil {
 		v.IdempotencyKey = *r.IdempotencyKey
 	}
@@ -59,7 +60,7 @@ func (r revocationRow) revocation() revocation.Record {
 // CreateRevocation implements revocation.Store.
 func (s *Revocations) CreateRevocation(ctx context.Context, v revocation.Record) error {
 	r := revocationRow{ID: v.ID, SelectorType: v.Selector.Type, SelectorValue: v.Selector.Value, Reason: v.Reason,
-		Suspend: v.Suspend, Actor: v.Actor, Sessions: v.Sessions, Tokens: v.Tokens, CreatedAt: v.CreatedAt.UTC()}
+		Suspend: v.Suspend, Actor: v.Actor, RequestHash: v.RequestHash, Sessions: v.Sessions, Tokens: v.Tokens, CreatedAt: v.CreatedAt.UTC()}
 	ev, err := json.Marshal(v.Event)
 	if err != nil {
 		return err

@@ -133,6 +133,11 @@ func (a *Handler) create(c echo.Context) error {
 	default:
 		rec, replayed, err = a.Revocations.Suspend(ctx, a.Users, actor, key, strings.TrimSpace(in.Selector.Value), in.Reason)
 	}
+	if errors.Is(err, revocation.ErrKeyReused) {
+		// RFC 9110 422 (and the IETF Idempotency-Key draft): the key names another request.
+		return &httpserver.Problem{Status: http.StatusUnprocessableEntity, Title: "Idempotency-Key reused",
+			Detail: "This Idempotency-Key was already used for a different revocation request; nothing was revoked. Use a new key for a new request."}
+	}
 	var ve *identity.ValidationError
 	if errors.As(err, &ve) {
 		return &httpserver.Problem{Status: http.StatusBadRequest, Title: "Invalid revocation", Detail: ve.Error()}

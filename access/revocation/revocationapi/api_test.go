@@ -434,12 +434,24 @@ func TestRevocations_IdempotencyKey(t *testing.T) {
 		en.token("sig-bob-2", "web", bob.ID, b2.ID)
 
 		before := en.snapshot()
+		// The key reused for another request (issue 9, M5): 422, and nothing revoked, rather
+		// than the first receipt, which would say the new target was revoked.
+		for _, other := range []any{
+			map[string]any{"selector": sel("client", "m2m"), "reason": "leaked"},
+			map[string]any{"selector": sel("subject", bob.ID), "reason": "another reason"},
+			map[string]any{"selector": sel("subject", bob.ID), "reason": "phishing", "suspend": true},
+		} {
+			r := en.post(tokSOAR, "incident-42", other)
+			if r.code != http.StatusUnprocessableEntity || !strings.Contains(string(r.body), "Idempotency-Key") {
+				t.Fatalf("key reused for %v: %d %s, want 422", other, r.code, r.body)
+			}
+		}
 		for _, retry := range []struct {
 			name string
 			body any
 		}{
 			{"same body", body},
-			{"another body", map[string]any{"selector": sel("client", "m2m"), "reason": "leaked"}},
+			{"same body again", body},
 		} {
 			r := en.post(tokSOAR, "incident-42", retry.body)
 			if r.code != http.StatusOK {

@@ -19,7 +19,7 @@ func newRevocation(t *testing.T, actor, key string, at time.Time) revocation.Rec
 	id := random(t, "rev-")
 	return revocation.Record{
 		ID: id, Selector: revocation.Selector{Type: revocation.SelectSubject, Value: random(t, "user-")},
-		Reason: "compromised laptop", Suspend: true, Actor: actor, IdempotencyKey: key,
+		Reason: "compromised laptop", Suspend: true, Actor: actor, IdempotencyKey: key, RequestHash: random(t, "hash-"),
 		Sessions: 3, Tokens: 7, CreatedAt: at,
 		Event: revocation.Event{ID: id, Origin: "node-1", RequestIDs: []string{"req-1", "req-2"},
 			Signatures: []string{"sig-1"}, SIDs: []string{"sid-1", "sid-2"}, Subject: "user-1", ClientID: "client-1",

@@ -764,3 +764,37 @@ func TestServe_BindError(t *testing.T) {
 		t.Error("ready called although nothing was bound")
 	}
 }
+
+// A request the client cancelled is a cancellation in the log (INFO, 499), not an ERROR
+// 500 with a stack of context errors (issue 9, item 15).
+func TestErrorHandler_ClientCancelled(t *testing.T) {
+	e, logs := newTestEcho(t, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	e.GET("/slow", func(c echo.Context) error {
+		cancel() // the client gives up while the handler works
+		<-c.Request().Context().Done()
+		return fmt.Errorf("load something: %w", c.Request().Context().Err())
+	})
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/slow", nil).WithContext(ctx))
+	if rec.Code != StatusClientClosedRequest {
+		t.Fatalf("status %d, want 499", rec.Code)
+	}
+	if got := logs.find(t, "request cancelled by the client"); len(got) != 1 || got[0]["level"] != "INFO" {
+		t.Fatalf("cancellation lines = %v", got)
+	}
+	if got := logs.find(t, "request failed"); len(got) != 0 {
+		t.Fatalf("a cancellation was logged as a failure: %v", got)
+	}
+	if line := logs.accessLine(t, "/slow"); line["status"] != float64(StatusClientClosedRequest) {
+		t.Fatalf("access log = %v", line)
+	}
+
+	// A handler's own context.Canceled while the client is still there is a failure.
+	e.GET("/broken", func(c echo.Context) error { return context.Canceled })
+	rec = httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/broken", nil))
+	if rec.Code != http.StatusInternalServerError || len(logs.find(t, "request failed")) != 1 {
+		t.Fatalf("/broken: %d, failures logged %v", rec.Code, logs.find(t, "request failed"))
+	}
+}

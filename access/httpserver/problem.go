@@ -1,6 +1,7 @@
 package httpserver
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,6 +68,16 @@ func errorHandler(logger *slog.Logger, mappings []ErrorMapping) echo.HTTPErrorHa
 			return
 		}
 
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			// The client went away (closed the connection, gave up waiting): not a
+			// server failure. 499 as nginx logs it; nobody reads the answer.
+			logger.LogAttrs(ctx, slog.LevelInfo, "request cancelled by the client",
+				slog.String(requestIDKey, RequestID(ctx)),
+				slog.String("method", r.Method),
+				slog.String("route", routeOf(c)))
+			c.Response().WriteHeader(StatusClientClosedRequest)
+			return
+		}
 		p, logCause := problemFor(err, mappings)
 		if p.Status < 400 || p.Status > 599 {
 			p = problemBody{Problem: generic()}
@@ -97,6 +108,10 @@ func errorHandler(logger *slog.Logger, mappings []ErrorMapping) echo.HTTPErrorHa
 		}
 	}
 }
+
+// StatusClientClosedRequest is nginx's 499: the client closed the connection before the
+// answer; what the access log and metrics record for a cancelled request.
+const StatusClientClosedRequest = 499
 
 // problemBody is the rendered problem: Field is the extension member naming
 // the request field to blame, as the admin API's problems do.

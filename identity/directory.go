@@ -527,6 +527,24 @@ func (d *Directory) GroupsOf(ctx context.Context, userID string) ([]Group, error
 	return d.store.GroupsOf(ctx, userID)
 }
 
+// adminKey is AdminGroup normalised, as group names are compared.
+var adminKey, _ = NormalizeName("name", AdminGroup)
+
+// IsAdmin reports whether userID is a member of AdminGroup: the rule for a person's
+// token on Weft's own machine APIs (admin, revocation, shared signals).
+func (d *Directory) IsAdmin(ctx context.Context, userID string) (bool, error) {
+	groups, err := d.store.GroupsOf(ctx, userID)
+	if err != nil {
+		return false, err
+	}
+	for _, g := range groups {
+		if k, err := NormalizeName("name", g.Name); err == nil && k == adminKey {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // SetMembers makes the group's members exactly userIDs, in one transaction, and reports
 // whether anything changed.
 func (d *Directory) SetMembers(ctx context.Context, groupID string, userIDs []string) (bool, error) {

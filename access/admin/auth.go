@@ -1,14 +1,12 @@
 package admin
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/weft-fabric/weft/access/httpserver"
-	"github.com/weft-fabric/weft/identity"
 )
 
 // Scopes of the admin API.
@@ -72,40 +70,9 @@ func (h *Handler) authorize(c echo.Context, write bool) (principal, error) {
 	if !write {
 		scopes = []string{ScopeAdminRead, ScopeAdmin}
 	}
-	cl, err := h.Gate.Bearer(c, "admin "+c.Path(), scopes...)
-	p := principal{subject: cl.Subject, clientID: cl.ClientID, user: cl.Person()}
-	if err != nil {
-		return p, err
-	}
-	if p.user {
-		// A person's token also needs membership of the administrators' group (the gate
-		// has checked the person is active).
-		admin, err := h.isAdmin(c.Request().Context(), p.subject)
-		if err != nil {
-			return p, err
-		}
-		if !admin {
-			// Not a scope problem, so no insufficient_scope challenge.
-			return p, forbidden(c, "", "the user of this access token is not a member of "+identity.AdminGroup)
-		}
-	}
-	return p, nil
-}
-
-// adminKey is identity.AdminGroup normalised, as group names are compared.
-var adminKey, _ = identity.NormalizeName("name", identity.AdminGroup)
-
-func (h *Handler) isAdmin(ctx context.Context, userID string) (bool, error) {
-	groups, err := h.Directory.GroupsOf(ctx, userID)
-	if err != nil {
-		return false, err
-	}
-	for _, g := range groups {
-		if k, err := identity.NormalizeName("name", g.Name); err == nil && k == adminKey {
-			return true, nil
-		}
-	}
-	return false, nil
+	// A person's token also needs membership of the administrators' group.
+	cl, err := h.Gate.Operator(c, h.Directory, "admin "+c.Path(), scopes...)
+	return principal{subject: cl.Subject, clientID: cl.ClientID, user: cl.Person()}, err
 }
 
 func forbidden(c echo.Context, challenge, detail string) error {

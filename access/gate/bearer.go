@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/weft-fabric/weft/access"
 	"github.com/weft-fabric/weft/access/httpserver"
+	"github.com/weft-fabric/weft/identity"
 	"github.com/weft-fabric/weft/policy"
 )
 
@@ -126,4 +128,40 @@ func codes(rs []policy.Reason) []string {
 		out[i] = r.Code
 	}
 	return out
+}
+
+// Admins says whether a user may act on Weft's own machine APIs (identity.Directory
+// implements it: membership of weft-admins).
+type Admins interface {
+	IsAdmin(ctx context.Context, userID string) (bool, error)
+}
+
+// Operator authenticates like Bearer and, for a token that stands for a person rather
+// than a client or machine identity, also requires admins to say yes: the one rule of
+// Weft's machine APIs (admin, revocation, shared signals), so a person holding a token
+// with the scope is not enough. Actor names who acts, for receipts and the audit log.
+func (g *Gate) Operator(c echo.Context, admins Admins, resource string, scopes ...string) (Caller, error) {
+	cl, err := g.Bearer(c, resource, scopes...)
+	if err != nil || !cl.Person() {
+		return cl, err
+	}
+	ok, err := admins.IsAdmin(c.Request().Context(), cl.Subject)
+	if err != nil {
+		return cl, err
+	}
+	if !ok {
+		// Not a scope problem, so no insufficient_scope challenge.
+		return cl, &httpserver.Problem{Status: http.StatusForbidden, Title: "Forbidden",
+			Detail: "The user of this access token is not a member of " + identity.AdminGroup + "."}
+	}
+	return cl, nil
+}
+
+// Actor names the caller for receipts and the audit log: the client, and for a person's
+// token the person too ("<user id> via <client id>").
+func (c Caller) Actor() string {
+	if c.Person() {
+		return c.Subject + " via " + c.ClientID
+	}
+	return c.ClientID
 }

@@ -278,8 +278,8 @@ func newHTTP(a *app) (*surfaces, error) {
 		oauth:       h,
 		pages:       pages,
 		admin:       adm,
-		revocations: &revocationapi.Handler{Revocations: a.revocations, Gate: g, Users: a.directory},
-		ssf:         &ssfapi.Handler{Transmitter: a.transmitter, Gate: g},
+		revocations: &revocationapi.Handler{Revocations: a.revocations, Gate: g, Users: a.directory, Admins: a.directory},
+		ssf:         &ssfapi.Handler{Transmitter: a.transmitter, Gate: g, Admins: a.directory},
 		outbox:      worker,
 	}, nil
 }

@@ -25,6 +25,8 @@ type Handler struct {
 	Gate *gate.Gate
 	// Users changes a user's status for "suspend": true (identity.Directory).
 	Users revocation.StatusChanger
+	// Admins decides whether a person's token may revoke (identity.Directory).
+	Admins gate.Admins
 }
 
 // Register mounts the routes.
@@ -95,10 +97,11 @@ func viewRevocation(r revocation.Record, applied []revocation.NodeApplication) r
 	return v
 }
 
-// caller authenticates the bearer token and requires weft:revoke; it returns the client.
+// caller authenticates the bearer token and requires weft:revoke (and, for a person's
+// token, membership of weft-admins); it returns the actor: the client, and the person.
 func (a *Handler) caller(c echo.Context) (string, error) {
-	cl, err := a.Gate.Bearer(c, "revocations", ScopeRevoke)
-	return cl.ClientID, err
+	cl, err := a.Gate.Operator(c, a.Admins, "revocations", ScopeRevoke)
+	return cl.Actor(), err
 }
 
 type revokeRequest struct {

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ory/fosite"
+
+	"github.com/weft-fabric/weft/access"
 	"github.com/weft-fabric/weft/access/backchannel"
 	"github.com/weft-fabric/weft/identity"
 )
@@ -533,6 +536,50 @@ func TestRevocations_Get(t *testing.T) {
 			if p.Title != "Not found" {
 				t.Fatalf("unknown id %q: %+v", id, p)
 			}
+		}
+	})
+}
+
+// A person's token with weft:revoke is not enough: the person must be in weft-admins,
+// as on the admin API; the receipt and the audit log then name the person and the
+// client (issue 9, L2).
+func TestRevocations_PeopleMustBeAdmins(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, en *env) {
+		ctx := context.Background()
+		target := en.user("target")
+		plain, admin := en.user("analyst"), en.user("responder")
+		g, err := en.dir.CreateGroup(ctx, identity.NewGroup{Name: identity.AdminGroup})
+		if err != nil {
+			g, err = en.dir.GroupByName(ctx, identity.AdminGroup)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := en.dir.AddMember(ctx, g.ID, admin.ID); err != nil {
+			t.Fatal(err)
+		}
+		for tok, subject := range map[string]string{"tok-plain": plain.ID, "tok-admin": admin.ID} {
+			r := fosite.NewAccessRequest(access.NewSession(subject, "", "sid-"+subject))
+			r.Client = &fosite.DefaultClient{ID: "soar"}
+			r.GrantScope(ScopeRevoke)
+			en.bearer.tokens[tok] = r
+		}
+		body := map[string]any{"selector": sel("subject", target.ID), "reason": "analyst action"}
+
+		before := en.snapshot()
+		if r := en.post("tok-plain", "", body); r.code != http.StatusForbidden || !strings.Contains(string(r.body), identity.AdminGroup) {
+			t.Fatalf("a person outside weft-admins: %d %s", r.code, r.body)
+		}
+		en.unchanged("refused person", before)
+
+		r := en.post("tok-admin", "", body)
+		if r.code != http.StatusCreated {
+			t.Fatalf("an administrator: %d %s", r.code, r.body)
+		}
+		var rc receipt
+		r.decode(t, &rc)
+		if rc.Actor != admin.ID+" via soar" {
+			t.Fatalf("actor %q, want the person and the client", rc.Actor)
 		}
 	})
 }

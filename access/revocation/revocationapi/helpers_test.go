@@ -165,7 +165,7 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	(&Handler{Revocations: revs, Gate: g, Users: dir}).Register(e)
+	(&Handler{Revocations: revs, Gate: g, Users: dir, Admins: dir}).Register(e)
 	en.e = e
 	return en
 }

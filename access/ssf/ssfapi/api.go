@@ -17,8 +17,10 @@ import (
 // Handler serves SSF discovery, stream management and polling.
 type Handler struct {
 	Transmitter *ssf.Transmitter
-	// Gate authenticates receivers' bearer tokens (scope weft:ssf).
-	Gate *gate.Gate
+	// Gate authenticates receivers' bearer tokens (scope weft:ssf); Admins decides
+	// whether a person's token may manage streams (identity.Directory).
+	Gate   *gate.Gate
+	Admins gate.Admins
 }
 
 // Register mounts the routes.
@@ -109,7 +111,7 @@ func answer(err error) error {
 }
 
 func (h *Handler) caller(c echo.Context) (string, error) {
-	cl, err := h.Gate.Bearer(c, "ssf", ssf.Scope)
+	cl, err := h.Gate.Operator(c, h.Admins, "ssf", ssf.Scope)
 	return cl.ClientID, err
 }
 

@@ -2,6 +2,7 @@ package ssfapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -13,6 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ory/fosite"
+
+	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/ssf"
+	"github.com/weft-fabric/weft/identity"
 	"github.com/weft-fabric/weft/identity/sqlstore/sqltest"
 )
 
@@ -558,4 +564,26 @@ func TestSSF_BadInput(t *testing.T) {
 			t.Fatalf("poll after bad requests = %+v", p)
 		}
 	})
+}
+
+// A person's token with weft:ssf must belong to weft-admins, as on the admin API
+// (issue 9, L2); a receiver's own client token needs no such membership.
+func TestStreams_PeopleMustBeAdmins(t *testing.T) {
+	en := newEnv(t, sqltest.SQLite)
+	ctx := context.Background()
+	person, err := en.dir.CreateUser(ctx, identity.NewUser{Username: "analyst"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := fosite.NewAccessRequest(access.NewSession(person.ID, "", "sid-1"))
+	r.Client = &fosite.DefaultClient{ID: rcvA}
+	r.GrantScope(ssf.Scope)
+	en.tokens.tokens["tok-person"] = r
+	body := `{"delivery":{"method":"` + ssf.MethodPoll + `"},"events_requested":["` + ssf.EventSessionRevoked + `"]}`
+	if got := en.call(http.MethodPost, ssf.PathStream, "tok-person", body); got.code != http.StatusForbidden {
+		t.Fatalf("a person outside weft-admins created a stream: %d %s", got.code, got.body)
+	}
+	if got := en.call(http.MethodPost, ssf.PathStream, tokA, body); got.code != http.StatusCreated {
+		t.Fatalf("the receiver's own token: %d %s", got.code, got.body)
+	}
 }

@@ -119,6 +119,7 @@ type env struct {
 	db     *sqlstore.DB
 	tr     *ssf.Transmitter
 	tokens fakeTokens
+	dir    *identity.Directory
 }
 
 func newEnv(t *testing.T, b sqltest.Backend) *env {
@@ -158,7 +159,9 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	(&Handler{Transmitter: tr, Gate: g}).Register(e)
+	dir := identity.NewDirectory(store, db, hasher)
+	en.dir = dir
+	(&Handler{Transmitter: tr, Gate: g, Admins: dir}).Register(e)
 	en.e = e
 	return en
 }

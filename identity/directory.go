@@ -367,7 +367,11 @@ func (d *Directory) PasswordMatches(ctx context.Context, userID, pw string) (boo
 	if err != nil {
 		return false, err
 	}
-	return password.Verify(pw, hash) == nil, nil
+	err = d.hasher.Verify(ctx, pw, hash)
+	if errors.Is(err, password.ErrBusy) {
+		return false, err
+	}
+	return err == nil, nil
 }
 
 // Authenticate checks a username and password. Every failure (unknown user, wrong
@@ -386,7 +390,11 @@ func (d *Directory) Authenticate(ctx context.Context, username, pw string) (User
 	} else if !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrInvalid) {
 		return User{}, err
 	}
-	verr := password.Verify(pw, hash)
+	verr := d.hasher.Verify(ctx, pw, hash)
+	if errors.Is(verr, password.ErrBusy) || ctx.Err() != nil {
+		// Nothing was checked, for anyone: not a failed login (ui answers 503).
+		return User{}, errors.Join(verr, ctx.Err())
+	}
 	if err != nil || verr != nil || hash == d.dummy || u.Status != StatusActive {
 		return User{}, ErrInvalidCredentials
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/weft-fabric/weft/access"
 	"github.com/weft-fabric/weft/access/httpserver"
 	"github.com/weft-fabric/weft/identity"
+	"github.com/weft-fabric/weft/identity/password"
 )
 
 type loginView struct {
@@ -73,6 +74,14 @@ func (p *Pages) login(c echo.Context) error {
 		p.Limiter.Fail(ip, username)
 		p.Logger.InfoContext(ctx, "login failed", "ip", ip)
 		return render(c, http.StatusUnauthorized, "login.html", p.loginView(c, next, username, badCredentials))
+	}
+	if errors.Is(err, password.ErrBusy) {
+		// Too many sign-ins are being checked at once: nothing was decided about this
+		// one. Say so kindly, keep what was typed (but the password), and let the
+		// browser retry shortly.
+		c.Response().Header().Set("Retry-After", "1")
+		return render(c, http.StatusServiceUnavailable, "login.html",
+			p.loginView(c, next, username, "Weft is very busy right now. Wait a moment and sign in again."))
 	}
 	if err != nil {
 		return err

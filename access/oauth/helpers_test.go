@@ -103,11 +103,11 @@ type env struct {
 	machine    identity.MachineIdentity // demo-m2m acts for it
 }
 
-func newEnv(t *testing.T, b sqltest.Backend) *env {
+func newEnv(t *testing.T, b sqltest.Backend, opts ...password.Option) *env {
 	t.Helper()
 	ctx := context.Background()
 	db := openDB(t, b)
-	hasher, err := password.NewHasher(testParams)
+	hasher, err := password.NewHasher(testParams, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,9 @@ func (h *Handler) introspect(c echo.Context) error {
 		allowed = cl.Introspection
 	}
 	ir, err := h.Provider.NewIntrospectionRequest(ctx, r, access.NewSession("", "", ""))
+	if busy(c, err) {
+		return nil
+	}
 	switch {
 	case errors.Is(err, fosite.ErrRequestUnauthorized), errors.Is(err, fosite.ErrInvalidRequest):
 		h.logFailure(ctx, "introspection refused", err)

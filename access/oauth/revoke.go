@@ -6,6 +6,9 @@ import "github.com/labstack/echo/v4"
 func (h *Handler) revoke(c echo.Context) error {
 	ctx := c.Request().Context()
 	err := h.Provider.NewRevocationRequest(ctx, c.Request())
+	if busy(c, err) {
+		return nil
+	}
 	if err != nil {
 		h.logFailure(ctx, "revocation refused", err)
 		basicChallenge(c, err)

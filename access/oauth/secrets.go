@@ -49,7 +49,7 @@ func cacheKey(hash, secret []byte) [32]byte {
 }
 
 // Compare implements fosite.Hasher: nil when secret matches hash.
-func (v *SecretVerifier) Compare(_ context.Context, hash, secret []byte) error {
+func (v *SecretVerifier) Compare(ctx context.Context, hash, secret []byte) error {
 	if len(hash) == 0 {
 		return ErrSecretMismatch // public client or no secret: nothing can match
 	}
@@ -61,7 +61,10 @@ func (v *SecretVerifier) Compare(_ context.Context, hash, secret []byte) error {
 	if hit && now.Before(e.expires) {
 		return result(e.ok)
 	}
-	err := password.Verify(string(secret), string(hash))
+	err := v.hasher.Verify(ctx, string(secret), string(hash))
+	if errors.Is(err, password.ErrBusy) || ctx.Err() != nil {
+		return err // nothing was checked: not a verdict, never cached (the caller answers 503)
+	}
 	if err != nil && !errors.Is(err, password.ErrMismatch) {
 		return ErrSecretMismatch // a malformed stored hash never authenticates
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/weft-fabric/weft/access"
 	"github.com/weft-fabric/weft/access/httpserver"
 	"github.com/weft-fabric/weft/identity"
+	"github.com/weft-fabric/weft/identity/password"
 )
 
 // token is the token endpoint. For client_credentials the subject is the client itself
@@ -28,6 +29,9 @@ func (h *Handler) token(c echo.Context) error {
 		// fosite passes some assertion validation failures (an expired one) through
 		// unwrapped, which would answer 500; they are failed client authentication.
 		err = fosite.ErrInvalidClient.WithHint("The client assertion could not be verified: it is expired, not yet valid or malformed.").WithWrap(err)
+	}
+	if busy(c, err) {
+		return nil
 	}
 	if err != nil {
 		h.securityEvent(ctx, c, err)
@@ -130,6 +134,20 @@ func codeReplay(err error) bool {
 	}
 	var rfc *fosite.RFC6749Error
 	return errors.As(err, &rfc) && strings.HasPrefix(rfc.HintField, "The authorization code has already been used.")
+}
+
+// busy answers 503 with Retry-After when client authentication could not be checked
+// because password hashing is saturated (password.ErrBusy): a flood of wrong secrets must
+// not turn into invalid_client for honest callers, nor into unbounded memory.
+func busy(c echo.Context, err error) bool {
+	if !errors.Is(err, password.ErrBusy) {
+		return false
+	}
+	c.Response().Header().Set("Retry-After", "1")
+	c.Response().Header().Set("Cache-Control", "no-store")
+	_ = c.JSON(http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable",
+		"error_description": "The server is busy checking client credentials. Retry shortly."})
+	return true
 }
 
 // basicChallenge adds the WWW-Authenticate header RFC 6749 section 5.2 asks for when a

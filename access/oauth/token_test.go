@@ -1,16 +1,19 @@
 package oauth_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
 	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/identity/password"
 )
 
 // TestToken_Refused: token requests refused with the RFC 6749 5.2 error code and
@@ -238,4 +241,47 @@ func TestToken_RefreshReuse(t *testing.T) {
 			t.Errorf("the reuse is not in the audit log: %v", en.auditKinds())
 		}
 	})
+}
+
+// A flood of wrong client secrets (each one an argon2id run) is bounded: past the
+// hashing slots callers get 503 with Retry-After, never a 500 and never unbounded memory,
+// while a caller whose correct secret is already verified (cached) is not held up at all
+// (issue 9, H2).
+func TestToken_HashingFloodIsBounded(t *testing.T) {
+	en := newEnv(t, "sqlite", password.WithPool(1, time.Millisecond))
+	cc := url.Values{"grant_type": {"client_credentials"}, "scope": {"api.read"}}
+	if r := en.form(access.PathToken, cc, m2mID, m2mSecret); r.code != http.StatusOK {
+		t.Fatalf("warm-up: %s", r)
+	}
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		codes  = map[int]int{}
+		busyOK = true
+	)
+	for i := 0; i < 24; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := en.form(access.PathToken, cc, m2mID, fmt.Sprintf("wrong-secret-%d", i))
+			mu.Lock()
+			defer mu.Unlock()
+			codes[r.code]++
+			if r.code == http.StatusServiceUnavailable &&
+				(r.header.Get("Retry-After") != "1" || r.json()["error"] != "temporarily_unavailable") {
+				busyOK = false
+			}
+		}()
+	}
+	// Meanwhile the correct, cached caller goes straight through.
+	for i := 0; i < 5; i++ {
+		if r := en.form(access.PathToken, cc, m2mID, m2mSecret); r.code != http.StatusOK {
+			t.Errorf("a cached correct caller during the flood: %s", r)
+		}
+	}
+	wg.Wait()
+	if codes[http.StatusServiceUnavailable] == 0 || codes[http.StatusUnauthorized] == 0 ||
+		codes[http.StatusServiceUnavailable]+codes[http.StatusUnauthorized] != 24 || !busyOK {
+		t.Fatalf("answers to the flood: %v (503 well-formed: %v); want 401s and 503s only", codes, busyOK)
+	}
 }

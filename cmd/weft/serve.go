@@ -15,6 +15,7 @@ import (
 
 	"github.com/weft-fabric/weft/access/httpserver"
 	"github.com/weft-fabric/weft/identity"
+	"github.com/weft-fabric/weft/identity/password"
 )
 
 func newServeCmd(c *cli) *cobra.Command {
@@ -77,6 +78,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Add
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewDBStatsCollector(a.db.SQL(), string(a.db.Dialect())))
+	registerHashingMetrics(reg, a.hasher)
 	e := httpserver.New(httpserver.Options{
 		Logger:   log,
 		Registry: reg,
@@ -166,4 +168,23 @@ func housekeeping(ctx context.Context, a *app, log *slog.Logger) {
 			}
 		}
 	}
+}
+
+// registerHashingMetrics exposes the bounded argon2id pool: how full it is, how many
+// callers queue for it, and how many were answered 503 because it stayed full.
+func registerHashingMetrics(reg prometheus.Registerer, h *password.Hasher) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "weft_password_hashing_in_use",
+			Help: "argon2id runs executing now (at most weft_password_hashing_slots)."},
+			func() float64 { return float64(h.Stats().InUse) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "weft_password_hashing_slots",
+			Help: "argon2id runs allowed at once."},
+			func() float64 { return float64(h.Stats().Slots) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "weft_password_hashing_waiting",
+			Help: "Callers queued for an argon2id slot now."},
+			func() float64 { return float64(h.Stats().Waiting) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "weft_password_hashing_rejected_total",
+			Help: "Credential checks answered 503 because every argon2id slot stayed taken."},
+			func() float64 { return float64(h.Stats().Rejected) }),
+	)
 }

@@ -147,7 +147,8 @@ func TestServe_EmbeddedDefault(t *testing.T) {
 	get(t, s.base+"/no-such-page")
 	code, body = get(t, s.base+"/metrics")
 	for _, want := range []string{`weft_http_requests_total{method="GET",route="/readyz",status="200"} 1`,
-		"weft_http_request_duration_seconds_bucket", `route="unmatched"`, "go_sql_open_connections"} {
+		"weft_http_request_duration_seconds_bucket", `route="unmatched"`, "go_sql_open_connections",
+		"weft_password_hashing_rejected_total 0", "weft_password_hashing_slots "} {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Fatalf("/metrics lacks %q:\n%.2000s", want, body)
 		}

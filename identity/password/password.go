@@ -5,6 +5,7 @@
 package password
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -12,6 +13,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -65,17 +67,47 @@ func (p Params) Validate() error {
 	return nil
 }
 
-// Hasher hashes with fixed parameters.
+// Hasher hashes and verifies with fixed parameters, at most DefaultSlots() runs at once
+// (see pool): every argon2id run a request can cause goes through it.
 type Hasher struct {
 	params Params
+	pool   *pool
+}
+
+// Option changes a Hasher's defaults.
+type Option func(*Hasher)
+
+// WithPool sets how many runs may execute at once and how long a verification waits
+// for a slot before ErrBusy (defaults: DefaultSlots, DefaultWait).
+func WithPool(slots int, wait time.Duration) Option {
+	return func(h *Hasher) { h.pool = newPool(slots, wait) }
 }
 
 // NewHasher validates p.
-func NewHasher(p Params) (*Hasher, error) {
+func NewHasher(p Params, opts ...Option) (*Hasher, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("argon2id parameters: %w", err)
 	}
-	return &Hasher{params: p}, nil
+	h := &Hasher{params: p, pool: newPool(DefaultSlots(), DefaultWait)}
+	for _, o := range opts {
+		o(h)
+	}
+	return h, nil
+}
+
+// Verify is the package's Verify through the hasher's bounded pool: nil, ErrMismatch,
+// ErrMalformedHash, or ErrBusy (no slot within the wait; nothing was checked).
+func (h *Hasher) Verify(ctx context.Context, secret, phc string) error {
+	err := ErrMismatch
+	if perr := h.pool.do(ctx, func() { err = Verify(secret, phc) }); perr != nil {
+		return perr
+	}
+	return err
+}
+
+// Stats reports the pool's state, for metrics.
+func (h *Hasher) Stats() Stats {
+	return Stats{Slots: cap(h.pool.slots), InUse: len(h.pool.slots), Waiting: h.pool.waiting.Load(), Rejected: h.pool.rejected.Load()}
 }
 
 // Params returns the parameters new hashes use.
@@ -90,7 +122,12 @@ func (h *Hasher) Hash(secret string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("read salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(secret), salt, h.params.Time, h.params.MemoryKiB, h.params.Threads, h.params.KeyLen)
+	var key []byte
+	// Hashing is bounded like verifying, but waits for its slot: it is an
+	// administrator's write (a new password or secret), never an anonymous flood.
+	h.pool.slots <- struct{}{}
+	key = argon2.IDKey([]byte(secret), salt, h.params.Time, h.params.MemoryKiB, h.params.Threads, h.params.KeyLen)
+	<-h.pool.slots
 	return encode(h.params, salt, key), nil
 }
 

@@ -2,11 +2,8 @@ package admin
 
 import (
 	"log/slog"
-	"net/http"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/weft-fabric/weft/access/httpserver"
 )
 
 // Scopes of the admin API.
@@ -73,11 +70,4 @@ func (h *Handler) authorize(c echo.Context, write bool) (principal, error) {
 	// A person's token also needs membership of the administrators' group.
 	cl, err := h.Gate.Operator(c, h.Directory, "admin "+c.Path(), scopes...)
 	return principal{subject: cl.Subject, clientID: cl.ClientID, user: cl.Person()}, err
-}
-
-func forbidden(c echo.Context, challenge, detail string) error {
-	if challenge != "" {
-		c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge)
-	}
-	return &httpserver.Problem{Status: http.StatusForbidden, Title: "Forbidden", Detail: detail}
 }

@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -46,6 +47,24 @@ type DB struct {
 
 var _ identity.Transactor = (*DB)(nil)
 
+// ownerOnly creates the SQLite file (and makes an existing one, with its WAL and shared
+// memory files) readable and writable by the owner only, whatever the umask and the
+// directory's mode: it holds password hashes, encrypted signing keys and token
+// signatures. SQLite gives the -wal and -shm files it creates the database file's mode.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open database file: %w", err)
+	}
+	_ = f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("restrict database file %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
 // Open connects and checks the connection. It does not migrate.
 func Open(ctx context.Context, o Options) (*DB, error) {
 	var (
@@ -60,6 +79,9 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		}
 		if err := os.MkdirAll(filepath.Dir(o.SQLitePath), 0o700); err != nil {
 			return nil, fmt.Errorf("create data directory: %w", err)
+		}
+		if err := ownerOnly(o.SQLitePath); err != nil {
+			return nil, err
 		}
 		dial, dialect = sqlite.Open(sqliteDSN(o.SQLitePath)), migrations.SQLite
 	}

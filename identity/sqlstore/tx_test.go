@@ -3,6 +3,8 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -93,4 +95,38 @@ func TestDB_AfterCommit(t *testing.T) {
 			t.Fatalf("hooks %v, want [commit now]", log)
 		}
 	})
+}
+
+// The embedded database and its WAL files are the owner's only, whatever the umask and
+// the directory's mode, and an existing file with a looser mode is tightened (issue 9, L5).
+func TestOpen_SQLiteFilesAreOwnerOnly(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "weft.db")
+	if err := os.WriteFile(path, nil, 0o644); err != nil { // left behind loose
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, sqlstore.Options{SQLitePath: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil { // writes: the WAL files exist now
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", filepath.Base(p), fi.Mode().Perm())
+		}
+	}
 }

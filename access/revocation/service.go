@@ -269,7 +269,11 @@ func (s *Service) recordIf(ctx context.Context, t target, rec *Record, unlessEmp
 	committed := false
 	s.d.Tx.AfterCommit(ctx, func(ctx context.Context) {
 		committed = true
-		perr = s.publish(ctx, rec)
+		if perr = s.publish(ctx, rec); perr != nil {
+			// Logged here too: a status change's revocation has no caller that reads it.
+			s.d.Logger.WarnContext(ctx, "revocation fan-out degraded: other nodes will apply it from the durable log",
+				"revocation", rec.ID, "error", perr.Error())
+		}
 	})
 	return func() error {
 		if !committed {
@@ -294,10 +298,26 @@ func (s *Service) publish(ctx context.Context, rec *Record) error {
 		s.d.Logger.WarnContext(ctx, "recording a revocation's receipt failed", "revocation", rec.ID, "error", werr)
 	}
 	if perr != nil {
-		return fmt.Errorf("revocation %s is recorded and applied on this node; other nodes replay it from the durable log: %w", rec.ID, perr)
+		return &FanoutError{ID: rec.ID, Err: perr}
 	}
 	return nil
 }
+
+// FanoutError reports a revocation that is recorded, committed and applied on this
+// node, but whose publication to the other nodes failed (the bus is down). It is not a
+// failed revocation: every other node stops serving from memory once its freshness lease
+// on the bus lapses, and applies the revocation from the durable log. Callers answer
+// with the receipt and say the fan-out is degraded.
+type FanoutError struct {
+	ID  string
+	Err error
+}
+
+func (e *FanoutError) Error() string {
+	return fmt.Sprintf("revocation %s is recorded and applied on this node; other nodes replay it from the durable log: %v", e.ID, e.Err)
+}
+
+func (e *FanoutError) Unwrap() error { return e.Err }
 
 // notify queues back-channel logout messages and security events for session sid.
 func (s *Service) notify(ctx context.Context, sid, sub string, rec Record) error {

@@ -44,9 +44,11 @@ type revocationView struct {
 	IdempotencyKey string              `json:"idempotency_key,omitempty"`
 	Matched        matched             `json:"matched"`
 	Status         string              `json:"status"`
-	CreatedAt      time.Time           `json:"created_at"`
-	Nodes          nodesView           `json:"nodes"`
-	Deliveries     []delivery          `json:"deliveries"`
+	// Fanout explains a "degraded" status: the bus could not carry the revocation.
+	Fanout     string     `json:"fanout,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	Nodes      nodesView  `json:"nodes"`
+	Deliveries []delivery `json:"deliveries"`
 }
 
 // nodesView is where the revocation landed inside Weft. Acknowledged and Missing are
@@ -145,7 +147,9 @@ func (a *Handler) create(c echo.Context) error {
 	if errors.As(err, &ve) {
 		return &httpserver.Problem{Status: http.StatusBadRequest, Title: "Invalid revocation", Detail: ve.Error()}
 	}
-	if err != nil {
+	var fe *revocation.FanoutError
+	degraded := errors.As(err, &fe) && rec.ID != ""
+	if err != nil && !degraded {
 		return err
 	}
 	if replayed { // the first answer's fan-out was recorded since
@@ -156,6 +160,14 @@ func (a *Handler) create(c echo.Context) error {
 	v, err := a.receipt(c, rec)
 	if err != nil {
 		return err
+	}
+	if degraded {
+		// Recorded and in force here; the caller gets its id and an honest receipt, not a
+		// 500 that would make it retry or alert on a revocation that happened.
+		v.Status = "degraded"
+		v.Fanout = "The revocation is recorded and applied on this node, but the fan-out bus is unreachable. " +
+			"Other nodes stop answering from memory once their freshness lease lapses (100 ms) and apply it from the durable log; " +
+			"nodes.applied shows them as they do."
 	}
 	c.Response().Header().Set("Location", "/api/v1/revocations/"+rec.ID)
 	c.Response().Header().Set("Cache-Control", "no-store")

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -13,7 +15,9 @@ import (
 
 	"github.com/weft-fabric/weft/access"
 	"github.com/weft-fabric/weft/access/backchannel"
+	"github.com/weft-fabric/weft/access/revocation"
 	"github.com/weft-fabric/weft/identity"
+	"github.com/weft-fabric/weft/identity/sqlstore/sqltest"
 )
 
 func sel(typ, value string) map[string]string { return map[string]string{"type": typ, "value": value} }
@@ -582,4 +586,43 @@ func TestRevocations_PeopleMustBeAdmins(t *testing.T) {
 			t.Fatalf("actor %q, want the person and the client", rc.Actor)
 		}
 	})
+}
+
+// downBus is a fan-out bus that cannot reach Redis.
+type downBus struct{}
+
+func (downBus) Publish(context.Context, revocation.Event) (revocation.Acks, error) {
+	return revocation.Acks{}, errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
+}
+func (downBus) Fresh() bool { return false }
+
+// With the bus down, a revocation is still recorded and in force: the SOAR tool gets its
+// id and a receipt that says the fan-out is degraded, not a 500 that makes it retry or
+// alert (issue 9, item 18).
+func TestRevocations_BusDownIsAnsweredHonestly(t *testing.T) {
+	en := newEnvWithBus(t, sqltest.SQLite, downBus{})
+	u := en.user("victim")
+	ls := en.session(u, device(77), "web")
+	en.token("sig-victim", "web", u.ID, ls.ID)
+	r := en.post(tokSOAR, "bus-down-1", map[string]any{"selector": sel("subject", u.ID), "reason": "bus down"})
+	if r.code != http.StatusCreated {
+		t.Fatalf("with the bus down: %d %s", r.code, r.body)
+	}
+	var rc receipt
+	r.decode(t, &rc)
+	var raw map[string]any
+	r.decode(t, &raw)
+	if rc.ID == "" || raw["status"] != "degraded" || !strings.Contains(fmt.Sprint(raw["fanout"]), "durable log") {
+		t.Fatalf("receipt %s", r.body)
+	}
+	if en.sessionActive(ls.ID) || en.tokenActive("sig-victim") {
+		t.Fatal("the revocation did not take effect")
+	}
+	// The receipt is there to read back, and a retry with the key replays it.
+	if g := en.get(tokSOAR, rc.ID); g.code != http.StatusOK {
+		t.Fatalf("GET receipt: %d %s", g.code, g.body)
+	}
+	if again := en.post(tokSOAR, "bus-down-1", map[string]any{"selector": sel("subject", u.ID), "reason": "bus down"}); again.code != http.StatusOK {
+		t.Fatalf("retry: %d %s", again.code, again.body)
+	}
 }

@@ -108,6 +108,12 @@ type env struct {
 }
 
 func newEnv(t *testing.T, b sqltest.Backend) *env {
+	return newEnvWithBus(t, b, revocation.LocalBus{})
+}
+
+// newEnvWithBus builds the env with bus as the fan-out's bus (a broken one for the
+// degraded-fan-out tests).
+func newEnvWithBus(t *testing.T, b sqltest.Backend, bus revocation.Bus) *env {
 	t.Helper()
 	ctx := context.Background()
 	db := sqltest.Open(t, b)
@@ -122,7 +128,7 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 	revLog := accsql.NewRevocations(db)
 	audit := identity.NewAuditLog(sqlstore.NewAudit(db), db)
 	revs, err := revocation.NewService(revocation.Deps{Store: revLog, Grants: grants, Lookup: storeLookup{grants}, Sessions: sessions,
-		Subjects: store, Clients: clients, Tx: db, Fanout: &revocation.Fanout{Node: node, Log: revLog, Bus: revocation.LocalBus{}},
+		Subjects: store, Clients: clients, Tx: db, Fanout: &revocation.Fanout{Node: node, Log: revLog, Bus: bus},
 		Audit: audit, Outbox: accsql.NewOutbox(db), Participants: grants, Signals: noSignals{}})
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,12 @@ import (
 // the session stored with the code or refresh token.
 func (h *Handler) token(c echo.Context) error {
 	ctx := c.Request().Context()
+	if mixed := mixedClientAuthentication(c.Request()); mixed != nil {
+		h.logFailure(ctx, "token request refused", mixed)
+		basicChallenge(c, mixed)
+		h.Provider.WriteAccessError(ctx, c.Response(), fosite.NewAccessRequest(access.NewSession("", "", "")), mixed)
+		return nil
+	}
 	session := access.NewSession("", "", "")
 	ar, err := h.Provider.NewAccessRequest(ctx, c.Request(), session)
 	var rfc *fosite.RFC6749Error
@@ -134,6 +140,24 @@ func codeReplay(err error) bool {
 	}
 	var rfc *fosite.RFC6749Error
 	return errors.As(err, &rfc) && strings.HasPrefix(rfc.HintField, "The authorization code has already been used.")
+}
+
+// mixedClientAuthentication refuses a client assertion (private_key_jwt, RFC 7523)
+// sent together with another client authentication (HTTP Basic or a client_secret):
+// RFC 6749 section 2.3 allows one method per request, and the private_key_jwt draft
+// asks servers to refuse the mix rather than pick one, which a confused or malicious
+// client could otherwise steer.
+func mixedClientAuthentication(r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return nil // fosite answers the unreadable request itself
+	}
+	if r.PostForm.Get("client_assertion") == "" && r.PostForm.Get("client_assertion_type") == "" {
+		return nil
+	}
+	if _, _, basic := r.BasicAuth(); basic || r.PostForm.Has("client_secret") {
+		return fosite.ErrInvalidClient.WithHint("Use one client authentication method: a client assertion, or a client secret, not both.")
+	}
+	return nil
 }
 
 // busy answers 503 with Retry-After when client authentication could not be checked

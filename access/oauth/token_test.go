@@ -285,3 +285,33 @@ func TestToken_HashingFloodIsBounded(t *testing.T) {
 		t.Fatalf("answers to the flood: %v (503 well-formed: %v); want 401s and 503s only", codes, busyOK)
 	}
 }
+
+// A client assertion together with another client authentication is refused, whatever
+// the assertion holds: one method per request (issue 9, L6).
+func TestToken_AssertionWithAnotherMethodIsRefused(t *testing.T) {
+	en := newEnv(t, "sqlite")
+	assertion := url.Values{"grant_type": {"client_credentials"}, "client_id": {m2mID},
+		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {"eyJhbGciOiJFUzI1NiJ9.e30.c2ln"}}
+	withSecret := url.Values{}
+	for k, v := range assertion {
+		withSecret[k] = v
+	}
+	withSecret.Set("client_secret", m2mSecret)
+	for _, tc := range []struct {
+		name       string
+		form       url.Values
+		id, secret string
+	}{
+		{"assertion and HTTP Basic", assertion, m2mID, m2mSecret},
+		{"assertion and client_secret", withSecret, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := en.at(t).snapshot()
+			r := en.at(t).form(access.PathToken, tc.form, tc.id, tc.secret)
+			if r.code != http.StatusUnauthorized || r.json()["error"] != "invalid_client" || !strings.Contains(string(r.body), "one client authentication method") {
+				t.Fatalf("got %s, want 401 invalid_client naming the mix", r)
+			}
+			en.at(t).unchanged(t, before)
+		})
+	}
+}

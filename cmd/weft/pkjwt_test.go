@@ -63,6 +63,31 @@ clients:
 		_ = json.Unmarshal([]byte(readAll(t, resp)), &body)
 		return resp.StatusCode, body
 	}
+	// A valid assertion sent with another client authentication is refused: one method
+	// per request (issue 9, L6), whichever the server would have picked.
+	for name, extra := range map[string]func(*http.Request){
+		"with HTTP Basic":    func(r *http.Request) { r.SetBasicAuth("pkjwt-client", "anything") },
+		"with client_secret": nil,
+	} {
+		form := url.Values{"grant_type": {"client_credentials"}, "scope": {"api.read"}, "client_id": {"pkjwt-client"},
+			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {assertion(nil)}}
+		if extra == nil {
+			form.Set("client_secret", "anything")
+		}
+		req, _ := http.NewRequest(http.MethodPost, tokenURL, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if extra != nil {
+			extra(req)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b := readAll(t, resp); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(b, "invalid_client") {
+			t.Fatalf("assertion %s: %d %s, want 401 invalid_client", name, resp.StatusCode, b)
+		}
+	}
+
 	good := assertion(nil)
 	code, body := token(good)
 	if code != 200 || body["access_token"] == nil {

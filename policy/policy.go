@@ -69,3 +69,12 @@ type AllowAll struct{}
 
 // Decide implements Decider.
 func (AllowAll) Decide(context.Context, Request) (Decision, error) { return Decision{Allow: true}, nil }
+
+// Codes lists the reasons' codes, for logs and events.
+func Codes(rs []Reason) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Code
+	}
+	return out
+}

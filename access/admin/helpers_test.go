@@ -109,12 +109,7 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 	en.mint(tokRefresh, "console", boot.User.ID, "sid-1", ScopeAdmin)
 	en.refresh[tokRefresh] = true
 
-	e := httpserver.New(httpserver.Options{Errors: []httpserver.ErrorMapping{ // as cmd/weft/serve.go
-		{Err: identity.ErrInvalid, Status: 400, Title: "Invalid request"},
-		{Err: identity.ErrNotFound, Status: 404, Title: "Not found"},
-		{Err: identity.ErrConflict, Status: 409, Title: "Conflict"},
-		{Err: identity.ErrInvalidCredentials, Status: 401, Title: "Unauthorized"},
-	}})
+	e := httpserver.New(httpserver.Options{Errors: httpserver.IdentityErrors})
 	en.sessions, en.grants = sessions, grants
 	// The real gate over faked token lookups: subjects, risk and policy as in production.
 	g, err := gate.New(gate.Deps{Tokens: fakeTokens{introspect: en.introspect}, Principals: gate.DirectoryPrincipals{Subjects: store},

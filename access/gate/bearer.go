@@ -60,7 +60,7 @@ func (g *Gate) Bearer(c echo.Context, resource string, scopes ...string) (Caller
 		return Caller{}, err // no decision could be made: 500, never a pass
 	}
 	if !res.Active {
-		g.d.Logger.InfoContext(ctx, "bearer token refused", "resource", resource, "reasons", codes(res.Reasons))
+		g.d.Logger.InfoContext(ctx, "bearer token refused", "resource", resource, "reasons", policy.Codes(res.Reasons))
 		detail := "The access token is invalid, expired or revoked."
 		if len(res.Reasons) > 0 && res.Reasons[0].Code == ReasonSubjectInactive {
 			detail = "The user or machine identity of this access token is no longer active."
@@ -83,7 +83,7 @@ func (g *Gate) Bearer(c echo.Context, resource string, scopes ...string) (Caller
 	}
 	if !res.Allow {
 		g.d.Logger.InfoContext(ctx, "bearer call denied by policy", "resource", resource, "subject", cl.Subject,
-			"client_id", cl.ClientID, "reasons", codes(res.Reasons))
+			"client_id", cl.ClientID, "reasons", policy.Codes(res.Reasons))
 		detail := "The policy denies this request."
 		if len(res.Reasons) > 0 {
 			detail = res.Reasons[0].Message
@@ -120,14 +120,6 @@ func hasAny(granted fosite.Arguments, want []string) bool {
 		}
 	}
 	return false
-}
-
-func codes(rs []policy.Reason) []string {
-	out := make([]string, len(rs))
-	for i, r := range rs {
-		out[i] = r.Code
-	}
-	return out
 }
 
 // Admins says whether a user may act on Weft's own machine APIs (identity.Directory

@@ -152,11 +152,7 @@ func (g *Gate) Decide(ctx context.Context, r Request, use fosite.TokenUse, ar fo
 	if !dec.Allow && len(res.Reasons) == 0 {
 		res.Reasons = []policy.Reason{{Code: ReasonPolicyDenied, Message: "The policy denies this request."}}
 	}
-	ev := analytics.Event{Signal: sig, Risk: risk, Allowed: res.Allow}
-	for _, rr := range res.Reasons {
-		ev.Outcomes = append(ev.Outcomes, rr.Code)
-	}
-	g.d.Events.Record(ev)
+	g.d.Events.Record(analytics.Event{Signal: sig, Risk: risk, Allowed: res.Allow, Outcomes: policy.Codes(res.Reasons)})
 	return res, nil
 }
 

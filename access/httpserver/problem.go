@@ -9,6 +9,8 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/weft-fabric/weft/identity"
 )
 
 // mimeProblemJSON is the RFC 9457 media type.
@@ -47,6 +49,16 @@ type ErrorMapping struct {
 	Err    error
 	Status int
 	Title  string
+}
+
+// IdentityErrors maps the sentinels every Weft store and service returns (identity's
+// shared kernel) to statuses: the table the server passes as Options.Errors, and that
+// handler tests use to answer as the server does.
+var IdentityErrors = []ErrorMapping{
+	{Err: identity.ErrInvalid, Status: 400, Title: "Invalid request"},
+	{Err: identity.ErrNotFound, Status: 404, Title: "Not found"},
+	{Err: identity.ErrConflict, Status: 409, Title: "Conflict"},
+	{Err: identity.ErrInvalidCredentials, Status: 401, Title: "Unauthorized"},
 }
 
 // errRecovered marks a panic that recoverer already logged.

@@ -168,12 +168,7 @@ func newEnv(t *testing.T, b sqltest.Backend, opts ...password.Option) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := httpserver.New(httpserver.Options{Logger: log, Errors: []httpserver.ErrorMapping{ // as cmd/weft/serve.go
-		{Err: identity.ErrInvalid, Status: 400, Title: "Invalid request"},
-		{Err: identity.ErrNotFound, Status: 404, Title: "Not found"},
-		{Err: identity.ErrConflict, Status: 409, Title: "Conflict"},
-		{Err: identity.ErrInvalidCredentials, Status: 401, Title: "Unauthorized"},
-	}})
+	e := httpserver.New(httpserver.Options{Logger: log, Errors: httpserver.IdentityErrors})
 	h.Register(e)
 
 	en := &env{t: t, e: e, db: db, dir: dir, sessions: sessions, consents: consents, clients: clients, keys: km,

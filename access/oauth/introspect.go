@@ -75,7 +75,7 @@ func (h *Handler) introspected(c echo.Context, ir fosite.IntrospectionResponder,
 	}
 	if err != nil || !res.Allow {
 		if err == nil {
-			h.Logger.DebugContext(ctx, "introspection: token not active for this request", "reasons", reasonCodes(res.Reasons))
+			h.Logger.DebugContext(ctx, "introspection: token not active for this request", "reasons", policy.Codes(res.Reasons))
 		}
 		h.Provider.WriteIntrospectionError(ctx, c.Response(), fosite.ErrInactiveToken)
 		return
@@ -112,14 +112,6 @@ func (h *Handler) writeRefreshIntrospection(c echo.Context, ir fosite.Introspect
 	c.Response().Header().Set("Cache-Control", "no-store")
 	c.Response().Header().Set("Pragma", "no-cache")
 	_ = c.JSON(http.StatusOK, body)
-}
-
-func reasonCodes(rs []policy.Reason) []string {
-	out := make([]string, len(rs))
-	for i, r := range rs {
-		out[i] = r.Code
-	}
-	return out
 }
 
 // captured keeps what fosite writes, to be corrected before it is sent.

@@ -24,6 +24,24 @@ type keyKey struct{}
 
 type keyed struct{ key, hash string }
 
+// attribution is who made the account change in ctx and why (its identity.Change), with
+// SystemActor and defaultReason standing in for what the change does not say. The
+// returned Change is the one the change's observers share (a fresh one without).
+func attribution(ctx context.Context, defaultReason string) (ch *identity.Change, actor, reason string) {
+	ch, ok := identity.ChangeFrom(ctx)
+	if !ok {
+		ch = &identity.Change{}
+	}
+	actor, reason = ch.Actor, ch.Reason
+	if actor == "" {
+		actor = SystemActor
+	}
+	if reason == "" {
+		reason = defaultReason
+	}
+	return ch, actor, reason
+}
+
 // StatusChanged implements identity.AccountObserver. Suspending or deprovisioning ends
 // every login session, deactivates every code and token, queues back-channel logout and
 // session-revoked events, and records a revocation (actor and reason from the
@@ -36,17 +54,7 @@ func (s *Service) StatusChanged(ctx context.Context, u identity.User, from ident
 	if rev, ok := FromContext(ctx); ok && rev.Selector.Type == SelectSubject && rev.Selector.Value == u.ID {
 		return nil // already inside this subject's revocation
 	}
-	ch, _ := identity.ChangeFrom(ctx)
-	if ch == nil {
-		ch = &identity.Change{}
-	}
-	actor, reason := ch.Actor, ch.Reason
-	if actor == "" {
-		actor = SystemActor
-	}
-	if reason == "" {
-		reason = fmt.Sprintf("user %s (was %s)", u.Status, from)
-	}
+	ch, actor, reason := attribution(ctx, fmt.Sprintf("user %s (was %s)", u.Status, from))
 	k, _ := ctx.Value(keyKey{}).(keyed)
 	rec := s.newRecord(actor, k.key, Selector{Type: SelectSubject, Value: u.ID}, reason, false)
 	rec.Suspend, rec.RequestHash = true, k.hash
@@ -67,17 +75,7 @@ func (s *Service) PasswordChanged(ctx context.Context, u identity.User) error {
 	if u.Status != identity.StatusActive {
 		return nil // suspension or deprovisioning ended everything already
 	}
-	ch, ok := identity.ChangeFrom(ctx)
-	if !ok {
-		ch = &identity.Change{}
-	}
-	actor, reason := ch.Actor, ch.Reason
-	if actor == "" {
-		actor = SystemActor
-	}
-	if reason == "" {
-		reason = "password changed"
-	}
+	ch, actor, reason := attribution(ctx, "password changed")
 	rec := s.newRecord(actor, "", Selector{Type: SelectSubject, Value: u.ID}, reason, false)
 	published, err := s.recordIf(ctx, &subjectTarget{s: s, subject: u.ID}, &rec, true)
 	if err != nil || published == nil {

@@ -23,9 +23,6 @@ func NewBrowser(cookies Cookies, sessions *identity.Sessions, directory *identit
 	return &Browser{cookies: cookies, sessions: sessions, directory: directory}
 }
 
-// Cookies returns the cookie settings the browser's session uses.
-func (b *Browser) Cookies() Cookies { return b.cookies }
-
 // Live resumes the browser's login session if its cookie is valid, the session has not
 // ended and its user is still active: a suspended user's browser is signed out at once,
 // whatever its cookie says.

@@ -92,12 +92,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Add
 		Version:  buildVersion(),
 		// Forwarding headers name the client only when these proxies send them.
 		TrustedProxies: cfg.trustedProxies(),
-		Errors: []httpserver.ErrorMapping{
-			{Err: identity.ErrInvalid, Status: 400, Title: "Invalid request"},
-			{Err: identity.ErrNotFound, Status: 404, Title: "Not found"},
-			{Err: identity.ErrConflict, Status: 409, Title: "Conflict"},
-			{Err: identity.ErrInvalidCredentials, Status: 401, Title: "Unauthorized"},
-		},
+		Errors:         httpserver.IdentityErrors,
 	})
 	api.oauth.Register(e)
 	api.pages.Register(e)

@@ -78,6 +78,7 @@ type app struct {
 	provider    *oauth.Provider // nil in the CLI
 	tokens      *fositestore.Store
 	storage     access.TokenStorage // tokens, behind the node's cache when it has one
+	revLog      *accsql.Revocations // the revocation store and its durable log
 	fanout      *revocation.Fanout
 	bus         *redisstore.Bus // nil without Redis
 	outbox      *accsql.Outbox
@@ -121,6 +122,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, r role) (_ *app, 
 	a.clientCache = access.NewClientCache(accsql.NewClients(db), 10*time.Second)
 	a.tokens = fositestore.New(db, a.clientCache, fositestore.Options{})
 	a.outbox = accsql.NewOutbox(db)
+	a.revLog = accsql.NewRevocations(db)
 	a.buildFanout(r, dirStore)
 
 	var lookup revocation.TokenLookup = cliTokens{}
@@ -133,7 +135,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, r role) (_ *app, 
 	}
 	a.transmitter = &ssf.Transmitter{Issuer: cfg.Issuer, Streams: accsql.NewStreams(db), Queue: a.outbox, Tx: db,
 		LongPoll: 10 * time.Second, Sign: sign, Client: relyingPartyClient()}
-	a.revocations, err = revocation.NewService(revocation.Deps{Store: accsql.NewRevocations(db), Grants: a.tokens, Lookup: lookup,
+	a.revocations, err = revocation.NewService(revocation.Deps{Store: a.revLog, Grants: a.tokens, Lookup: lookup,
 		Sessions: a.sessions, Subjects: dirStore, Clients: a.clientCache, Tx: db, Fanout: a.fanout, Audit: a.audit,
 		Outbox: a.outbox, Participants: a.tokens, Signals: a.transmitter, Logger: log})
 	if err != nil {
@@ -166,8 +168,7 @@ func (a *app) buildFanout(r role, subjects gate.Subjects) {
 	if r == roleCLI {
 		node = "cli:" + node
 	}
-	revLog := accsql.NewRevocations(a.db)
-	f := &revocation.Fanout{Node: node, Log: revLog, Logger: a.log}
+	f := &revocation.Fanout{Node: node, Log: a.revLog, Logger: a.log}
 	a.fanout, a.storage, a.principals = f, a.tokens, gate.DirectoryPrincipals{Subjects: subjects}
 	switch {
 	case cfg.DatabaseURL == "":

@@ -160,12 +160,7 @@ func newEnvWithBus(t *testing.T, b sqltest.Backend, bus revocation.Bus) *env {
 	en.mint(tokRefresh, "soar", ScopeRevoke)
 	en.bearer.refresh[tokRefresh] = true
 
-	e := httpserver.New(httpserver.Options{Errors: []httpserver.ErrorMapping{ // as cmd/weft/serve.go
-		{Err: identity.ErrInvalid, Status: 400, Title: "Invalid request"},
-		{Err: identity.ErrNotFound, Status: 404, Title: "Not found"},
-		{Err: identity.ErrConflict, Status: 409, Title: "Conflict"},
-		{Err: identity.ErrInvalidCredentials, Status: 401, Title: "Unauthorized"},
-	}})
+	e := httpserver.New(httpserver.Options{Errors: httpserver.IdentityErrors})
 	g, err := gate.New(gate.Deps{Tokens: en.bearer, Principals: gate.DirectoryPrincipals{Subjects: store},
 		Risk: analytics.NoRisk{}, Policy: policy.AllowAll{}, Events: analytics.Discard{}})
 	if err != nil {

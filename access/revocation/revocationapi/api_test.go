@@ -11,9 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ory/fosite"
-
-	"github.com/weft-fabric/weft/access"
 	"github.com/weft-fabric/weft/access/backchannel"
 	"github.com/weft-fabric/weft/access/revocation"
 	"github.com/weft-fabric/weft/identity"
@@ -563,10 +560,7 @@ func TestRevocations_PeopleMustBeAdmins(t *testing.T) {
 			t.Fatal(err)
 		}
 		for tok, subject := range map[string]string{"tok-plain": plain.ID, "tok-admin": admin.ID} {
-			r := fosite.NewAccessRequest(access.NewSession(subject, "", "sid-"+subject))
-			r.Client = &fosite.DefaultClient{ID: "soar"}
-			r.GrantScope(ScopeRevoke)
-			en.bearer.tokens[tok] = r
+			en.bearer.Mint(tok, "soar", subject, "sid-"+subject, ScopeRevoke)
 		}
 		body := map[string]any{"selector": sel("subject", target.ID), "reason": "analyst action"}
 

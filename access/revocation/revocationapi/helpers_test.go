@@ -21,6 +21,7 @@ import (
 	"github.com/weft-fabric/weft/access"
 	"github.com/weft-fabric/weft/access/fositestore"
 	"github.com/weft-fabric/weft/access/gate"
+	"github.com/weft-fabric/weft/access/gate/gatetest"
 	"github.com/weft-fabric/weft/access/httpserver"
 	"github.com/weft-fabric/weft/access/revocation"
 	accsql "github.com/weft-fabric/weft/access/sqlstore"
@@ -55,23 +56,6 @@ const bclURI = "https://rp.example/backchannel-logout"
 
 var testParams = password.Params{MemoryKiB: password.MinMemoryKiB, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
-// fakeBearer stands in for the OAuth provider in the gate.
-type fakeBearer struct {
-	tokens  map[string]fosite.AccessRequester
-	refresh map[string]bool
-}
-
-func (f fakeBearer) IntrospectToken(_ context.Context, token string, _ fosite.TokenUse, _ fosite.Session, _ ...string) (fosite.TokenUse, fosite.AccessRequester, error) {
-	r, ok := f.tokens[token]
-	if !ok {
-		return "", nil, fosite.ErrRequestUnauthorized.WithHint("no such token")
-	}
-	if f.refresh[token] {
-		return fosite.RefreshToken, r, nil
-	}
-	return fosite.AccessToken, r, nil
-}
-
 // storeLookup is the revocation service's token lookup: a token's value is its
 // signature in the real token store, so a token selector reaches a real grant.
 type storeLookup struct{ grants *fositestore.Store }
@@ -103,7 +87,7 @@ type env struct {
 	sessions *identity.Sessions
 	grants   *fositestore.Store
 	revs     *revocation.Service
-	bearer   fakeBearer
+	bearer   *gatetest.Tokens
 	n        int // fixture counter
 }
 
@@ -153,12 +137,12 @@ func newEnvWithBus(t *testing.T, b sqltest.Backend, bus revocation.Bus) *env {
 	}
 
 	en := &env{t: t, db: db, dir: dir, clients: clients, sessions: sessions, grants: grants, revs: revs,
-		bearer: fakeBearer{tokens: map[string]fosite.AccessRequester{}, refresh: map[string]bool{}}}
+		bearer: gatetest.NewTokens()}
 	en.mint(tokSOAR, "soar", ScopeRevoke)
 	en.mint(tokSOAR2, "soar-2", ScopeRevoke)
 	en.mint(tokNoScope, "m2m", "api.read")
 	en.mint(tokRefresh, "soar", ScopeRevoke)
-	en.bearer.refresh[tokRefresh] = true
+	en.bearer.AsRefresh(tokRefresh)
 
 	e := httpserver.New(httpserver.Options{Errors: httpserver.IdentityErrors})
 	g, err := gate.New(gate.Deps{Tokens: en.bearer, Principals: gate.DirectoryPrincipals{Subjects: store},
@@ -174,12 +158,7 @@ func newEnvWithBus(t *testing.T, b sqltest.Backend, bus revocation.Bus) *env {
 // mint registers a client_credentials bearer token of clientID, as the provider would
 // have stored it.
 func (en *env) mint(token, clientID string, scopes ...string) {
-	r := fosite.NewAccessRequest(access.NewSession(clientID, "", ""))
-	r.Client = &fosite.DefaultClient{ID: clientID}
-	for _, s := range scopes {
-		r.GrantScope(s)
-	}
-	en.bearer.tokens[token] = r
+	en.bearer.Mint(token, clientID, "", "", scopes...)
 }
 
 func forEachBackend(t *testing.T, fn func(t *testing.T, en *env)) {

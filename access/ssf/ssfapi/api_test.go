@@ -14,9 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ory/fosite"
-
-	"github.com/weft-fabric/weft/access"
 	"github.com/weft-fabric/weft/access/ssf"
 	"github.com/weft-fabric/weft/identity"
 	"github.com/weft-fabric/weft/identity/sqlstore/sqltest"
@@ -575,10 +572,7 @@ func TestStreams_PeopleMustBeAdmins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := fosite.NewAccessRequest(access.NewSession(person.ID, "", "sid-1"))
-	r.Client = &fosite.DefaultClient{ID: rcvA}
-	r.GrantScope(ssf.Scope)
-	en.tokens.tokens["tok-person"] = r
+	en.tokens.Mint("tok-person", rcvA, person.ID, "sid-1", ssf.Scope)
 	body := `{"delivery":{"method":"` + ssf.MethodPoll + `"},"events_requested":["` + ssf.EventSessionRevoked + `"]}`
 	if got := en.call(http.MethodPost, ssf.PathStream, "tok-person", body); got.code != http.StatusForbidden {
 		t.Fatalf("a person outside weft-admins created a stream: %d %s", got.code, got.body)

@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/ory/fosite"
 
 	"github.com/weft-fabric/weft/access"
 	"github.com/weft-fabric/weft/access/gate"
+	"github.com/weft-fabric/weft/access/gate/gatetest"
 	"github.com/weft-fabric/weft/access/httpserver"
 	accsql "github.com/weft-fabric/weft/access/sqlstore"
 	"github.com/weft-fabric/weft/access/ssf"
@@ -75,23 +75,6 @@ var supported = []string{evSessionRevoked, evCredentialChange, evAccountDisabled
 // for it stays fast.
 const longPoll = 300 * time.Millisecond
 
-// fakeTokens stands in for the OAuth provider in the gate.
-type fakeTokens struct {
-	tokens  map[string]fosite.AccessRequester
-	refresh map[string]bool
-}
-
-func (f fakeTokens) IntrospectToken(_ context.Context, token string, _ fosite.TokenUse, _ fosite.Session, _ ...string) (fosite.TokenUse, fosite.AccessRequester, error) {
-	r, ok := f.tokens[token]
-	if !ok {
-		return "", nil, fosite.ErrRequestUnauthorized.WithHint("no such token")
-	}
-	if f.refresh[token] {
-		return fosite.RefreshToken, r, nil
-	}
-	return fosite.AccessToken, r, nil
-}
-
 // fakeSign stands in for the provider's ES256 signer (SET signing is tested in
 // access/ssf and cmd/weft): a compact JWS whose payload is the claims and whose
 // signature is fixed, so tests can read what was queued.
@@ -118,7 +101,7 @@ type env struct {
 	e      *echo.Echo
 	db     *sqlstore.DB
 	tr     *ssf.Transmitter
-	tokens fakeTokens
+	tokens *gatetest.Tokens
 	dir    *identity.Directory
 }
 
@@ -141,12 +124,12 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 	tr := &ssf.Transmitter{Issuer: issuer, Streams: accsql.NewStreams(db), Queue: accsql.NewOutbox(db), Tx: db,
 		LongPoll: longPoll, Sign: fakeSign, Client: &http.Client{Transport: noNetwork{}}}
 
-	en := &env{t: t, db: db, tr: tr, tokens: fakeTokens{tokens: map[string]fosite.AccessRequester{}, refresh: map[string]bool{}}}
+	en := &env{t: t, db: db, tr: tr, tokens: gatetest.NewTokens()}
 	en.mint(tokA, rcvA, ssf.Scope)
 	en.mint(tokB, rcvB, ssf.Scope)
 	en.mint(tokNoScope, "m2m", "api.read")
 	en.mint(tokRefresh, rcvA, ssf.Scope)
-	en.tokens.refresh[tokRefresh] = true
+	en.tokens.AsRefresh(tokRefresh)
 
 	e := httpserver.New(httpserver.Options{Errors: httpserver.IdentityErrors})
 	g, err := gate.New(gate.Deps{Tokens: en.tokens, Principals: gate.DirectoryPrincipals{Subjects: store},
@@ -163,12 +146,7 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 
 // mint registers a client_credentials token of clientID.
 func (en *env) mint(token, clientID string, scopes ...string) {
-	r := fosite.NewAccessRequest(access.NewSession(clientID, "", ""))
-	r.Client = &fosite.DefaultClient{ID: clientID}
-	for _, s := range scopes {
-		r.GrantScope(s)
-	}
-	en.tokens.tokens[token] = r
+	en.tokens.Mint(token, clientID, "", "", scopes...)
 }
 
 func forEachBackend(t *testing.T, fn func(t *testing.T, en *env)) {

@@ -19,6 +19,7 @@ import (
 	"github.com/weft-fabric/weft/access"
 	"github.com/weft-fabric/weft/access/fositestore"
 	"github.com/weft-fabric/weft/access/gate"
+	"github.com/weft-fabric/weft/access/gate/gatetest"
 	"github.com/weft-fabric/weft/access/httpserver"
 	"github.com/weft-fabric/weft/access/revocation"
 	accsql "github.com/weft-fabric/weft/access/sqlstore"
@@ -30,16 +31,6 @@ import (
 	"github.com/weft-fabric/weft/policy"
 )
 
-// fakeTokens stands in for the OAuth provider: the token check is not what these tests
-// are about (cmd/weft's end-to-end test uses real tokens); the directory is real.
-type fakeTokens struct {
-	introspect func(ctx context.Context, token string) (fosite.TokenUse, fosite.AccessRequester, error)
-}
-
-func (f fakeTokens) IntrospectToken(ctx context.Context, token string, _ fosite.TokenUse, _ fosite.Session, _ ...string) (fosite.TokenUse, fosite.AccessRequester, error) {
-	return f.introspect(ctx, token)
-}
-
 // env is the API over a real, migrated database, plus tokens minted by the fake.
 type env struct {
 	t       *testing.T
@@ -47,10 +38,11 @@ type env struct {
 	db      *sqlstore.DB
 	dir     *identity.Directory
 	clients *access.Clients
-	tokens  map[string]fosite.AccessRequester
-	refresh map[string]bool
-	root    identity.User // in weft-admins
-	plain   identity.User // in no group
+	// tokens stands in for the OAuth provider: the token check is not what these tests
+	// are about (cmd/weft's end-to-end test uses real tokens); the directory is real.
+	tokens *gatetest.Tokens
+	root   identity.User // in weft-admins
+	plain  identity.User // in no group
 
 	sessions *identity.Sessions
 	grants   *fositestore.Store
@@ -100,19 +92,19 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 		t.Fatal(err)
 	}
 	en := &env{t: t, db: db, dir: dir, clients: clients, root: boot.User, plain: plain,
-		tokens: map[string]fosite.AccessRequester{}, refresh: map[string]bool{}}
+		tokens: gatetest.NewTokens()}
 	en.mint(tokAdmin, "script", "script", "", ScopeAdmin)
 	en.mint(tokRead, "reader", "reader", "", ScopeAdminRead)
 	en.mint(tokNoScope, "m2m", "m2m", "", "api.read")
 	en.mint(tokUserAdmin, "console", boot.User.ID, "sid-1", "openid", ScopeAdmin)
 	en.mint(tokUserPlain, "console", plain.ID, "sid-2", "openid", ScopeAdmin)
 	en.mint(tokRefresh, "console", boot.User.ID, "sid-1", ScopeAdmin)
-	en.refresh[tokRefresh] = true
+	en.tokens.AsRefresh(tokRefresh)
 
 	e := httpserver.New(httpserver.Options{Errors: httpserver.IdentityErrors})
 	en.sessions, en.grants = sessions, grants
 	// The real gate over faked token lookups: subjects, risk and policy as in production.
-	g, err := gate.New(gate.Deps{Tokens: fakeTokens{introspect: en.introspect}, Principals: gate.DirectoryPrincipals{Subjects: store},
+	g, err := gate.New(gate.Deps{Tokens: en.tokens, Principals: gate.DirectoryPrincipals{Subjects: store},
 		Risk: analytics.NoRisk{}, Policy: policy.AllowAll{}, Events: analytics.Discard{}})
 	if err != nil {
 		t.Fatal(err)
@@ -129,23 +121,7 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 
 // mint registers a token as the provider would have stored it.
 func (en *env) mint(token, clientID, subject, sid string, scopes ...string) {
-	r := fosite.NewAccessRequest(access.NewSession(subject, "", sid))
-	r.Client = &fosite.DefaultClient{ID: clientID}
-	for _, s := range scopes {
-		r.GrantScope(s)
-	}
-	en.tokens[token] = r
-}
-
-func (en *env) introspect(_ context.Context, token string) (fosite.TokenUse, fosite.AccessRequester, error) {
-	r, ok := en.tokens[token]
-	if !ok {
-		return "", nil, fosite.ErrRequestUnauthorized.WithHint("no such token")
-	}
-	if en.refresh[token] {
-		return fosite.RefreshToken, r, nil
-	}
-	return fosite.AccessToken, r, nil
+	en.tokens.Mint(token, clientID, subject, sid, scopes...)
 }
 
 func forEachBackend(t *testing.T, fn func(t *testing.T, en *env)) {

@@ -303,6 +303,11 @@ func checkRedirectURI(raw string) error {
 	if u.User != nil {
 		return errors.New("must not contain user information")
 	}
+	// Redirect URIs match exactly; a "*" would be matched literally, never as a
+	// pattern, so an administrator who writes one is refused rather than misled.
+	if strings.Contains(u.Host, "*") || strings.Contains(raw, "%2A") || strings.Contains(raw, "%2a") {
+		return errors.New("must not contain a wildcard: redirect URIs are matched exactly, so register each one")
+	}
 	switch u.Scheme {
 	case "https":
 		if u.Host == "" {

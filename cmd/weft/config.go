@@ -31,6 +31,7 @@ import (
 // settings, which gives its key, variable, flag, default and meaning.
 type Config struct {
 	Listen                 string
+	MetricsListen          string // empty: /metrics on Listen
 	TrustedProxies         string // comma-separated IPs and CIDR prefixes; see trustedProxies
 	Issuer                 string
 	DataDir                string
@@ -71,6 +72,8 @@ type setting struct {
 var settings = []setting{
 	{"listen", "WEFT_LISTEN", "listen", "127.0.0.1:8080",
 		"TCP address to serve HTTP on, host:port; an empty host listens on all interfaces"},
+	{"metrics_listen", "WEFT_METRICS_LISTEN", "metrics-listen", "",
+		"Separate host:port that serves /metrics (Prometheus) instead of the public listener, e.g. an address only the monitoring network reaches; empty serves /metrics on listen"},
 	{"trusted_proxies", "WEFT_TRUSTED_PROXIES", "trusted-proxies", "",
 		"Reverse proxies whose Forwarded and X-Forwarded-For headers name the client: comma-separated IPs or CIDR prefixes (IPv4 or IPv6); empty trusts none and the client is the TCP peer"},
 	{"issuer", "WEFT_ISSUER", "issuer", "http://localhost:8080",
@@ -129,6 +132,8 @@ func (c *Config) ref(key string) any {
 	switch key {
 	case "listen":
 		return &c.Listen
+	case "metrics_listen":
+		return &c.MetricsListen
 	case "trusted_proxies":
 		return &c.TrustedProxies
 	case "issuer":
@@ -538,6 +543,13 @@ func (c Config) Validate() error {
 
 	if p := checkListen(c.Listen); p != "" {
 		bad("listen", p)
+	}
+	if c.MetricsListen != "" {
+		if p := checkListen(c.MetricsListen); p != "" {
+			bad("metrics_listen", p)
+		} else if c.MetricsListen == c.Listen {
+			bad("metrics_listen", "must differ from listen")
+		}
 	}
 	if _, p := parseTrustedProxies(c.TrustedProxies); p != "" {
 		bad("trusted_proxies", p)

@@ -275,6 +275,8 @@ func TestLoadConfig_Invalid(t *testing.T) {
 		{"WEFT_LISTEN=localhost:http", "port must be a number from 0 to 65535"},
 		{"WEFT_LISTEN=:65536", "port must be a number from 0 to 65535"},
 		{"WEFT_LISTEN=:-1", "port must be a number from 0 to 65535"},
+		{"WEFT_METRICS_LISTEN=abc", `invalid WEFT_METRICS_LISTEN (metrics_listen) "abc": must be host:port`},
+		{"WEFT_METRICS_LISTEN=127.0.0.1:8080", "must differ from listen"},
 		{"WEFT_ISSUER=id.example.com", "must be an absolute http or https URL"},
 		{"WEFT_ISSUER=ftp://id.example.com", "must be an absolute http or https URL"},
 		{"WEFT_ISSUER=https://", "must be an absolute http or https URL"},

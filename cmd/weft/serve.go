@@ -91,9 +91,21 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Add
 		Ready:    busReady,
 		Version:  buildVersion(),
 		// Forwarding headers name the client only when these proxies send them.
-		TrustedProxies: cfg.trustedProxies(),
-		Errors:         httpserver.IdentityErrors,
+		TrustedProxies:   cfg.trustedProxies(),
+		Errors:           httpserver.IdentityErrors,
+		MetricsElsewhere: cfg.MetricsListen != "",
 	})
+	if cfg.MetricsListen != "" {
+		workers.Go(func() error {
+			err := httpserver.Serve(wctx, httpserver.Metrics(reg, log), cfg.MetricsListen, cfg.ShutdownTimeout, func(addr net.Addr) {
+				log.Info("serving metrics", "addr", addr.String())
+			})
+			if err != nil {
+				log.Error("the metrics listener stopped", "error", err.Error())
+			}
+			return nil
+		})
+	}
 	api.oauth.Register(e)
 	api.pages.Register(e)
 	api.admin.Register(e)

@@ -94,8 +94,8 @@ var settings = []setting{
 		"How long a graceful shutdown waits for requests in flight; more than 0, at most 10m"},
 	{"db_max_open_conns", "WEFT_DB_MAX_OPEN_CONNS", "db-max-open-conns", "20",
 		"Maximum open database connections per node, 1 to 1000"},
-	{"db_max_idle_conns", "WEFT_DB_MAX_IDLE_CONNS", "db-max-idle-conns", "10",
-		"Maximum idle database connections kept open, 0 to db_max_open_conns"},
+	{"db_max_idle_conns", "WEFT_DB_MAX_IDLE_CONNS", "db-max-idle-conns", "20",
+		"Maximum idle database connections kept open, 0 to 1000, at most db_max_open_conns take effect; below db_max_open_conns a busy pool closes and reopens connections, which lengthens tail latency"},
 	{"db_conn_max_lifetime", "WEFT_DB_CONN_MAX_LIFETIME", "db-conn-max-lifetime", "30m",
 		"Age after which a database connection is replaced; 0 keeps connections forever"},
 	{"bootstrap_admin", "WEFT_BOOTSTRAP_ADMIN", "bootstrap-admin", "admin",
@@ -583,8 +583,10 @@ func (c Config) Validate() error {
 	if c.DBMaxOpenConns < 1 || c.DBMaxOpenConns > 1000 {
 		bad("db_max_open_conns", "must be from 1 to 1000")
 	}
-	if c.DBMaxIdleConns < 0 || c.DBMaxIdleConns > c.DBMaxOpenConns {
-		bad("db_max_idle_conns", fmt.Sprintf("must be from 0 to db_max_open_conns (%d)", c.DBMaxOpenConns))
+	// More idle than open is allowed and means all of them (database/sql caps it), so
+	// that lowering db_max_open_conns alone is never a configuration error.
+	if c.DBMaxIdleConns < 0 || c.DBMaxIdleConns > 1000 {
+		bad("db_max_idle_conns", "must be from 0 to 1000")
 	}
 	if c.DBConnMaxLifetime < 0 {
 		bad("db_conn_max_lifetime", "must not be negative (0 means no limit)")

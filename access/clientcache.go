@@ -29,6 +29,8 @@ type cachedClient struct {
 
 var _ ClientStore = (*ClientCache)(nil)
 
+const maxCachedClients = 10000
+
 // NewClientCache wraps store.
 func NewClientCache(store ClientStore, ttl time.Duration) *ClientCache {
 	return &ClientCache{ClientStore: store, ttl: ttl, entries: map[string]cachedClient{}}
@@ -49,9 +51,9 @@ func (c *ClientCache) ClientByID(ctx context.Context, id string) (Client, error)
 		return cl, err // database trouble is not cached
 	}
 	c.mu.Lock()
-	if len(c.entries) > 10000 {
-		clear(c.entries)
-	}
+	// Unknown ids are disposable first: probing with random ids must not push the
+	// gateways' clients out.
+	MakeRoom(c.entries, maxCachedClients, func(e cachedClient) bool { return e.err != nil || !now.Before(e.expires) })
 	c.entries[id] = cachedClient{c: cl, err: err, expires: now.Add(c.ttl)}
 	c.mu.Unlock()
 	return cl, err

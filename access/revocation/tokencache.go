@@ -153,9 +153,8 @@ func entryFor(r *fosite.Request, gen uint64, now time.Time, ttl time.Duration) c
 }
 
 func put(m map[string]cachedToken, k string, e cachedToken, max int) {
-	if len(m) >= max {
-		clear(m)
-	}
+	now := time.Now()
+	access.MakeRoom(m, max, func(c cachedToken) bool { return !now.Before(c.expires) })
 	m[k] = e
 }
 

@@ -103,7 +103,7 @@ var settings = []setting{
 	{"bootstrap_admin_password", "WEFT_BOOTSTRAP_ADMIN_PASSWORD", "bootstrap-admin-password", "",
 		"Password of that first administrator; empty generates one and logs it once (prefer the environment to the flag, which ps shows)"},
 	{"argon2_memory_kib", "WEFT_ARGON2_MEMORY_KIB", "argon2-memory-kib", "65536",
-		"argon2id memory per password hash in KiB, 8192 (8 MiB) to 4194304 (4 GiB)"},
+		"argon2id memory per password hash in KiB, 8192 (8 MiB) to 1048576 (1 GiB)"},
 	{"argon2_time", "WEFT_ARGON2_TIME", "argon2-time", "1",
 		"argon2id passes over memory per password hash, 1 to 64"},
 	{"argon2_threads", "WEFT_ARGON2_THREADS", "argon2-threads", "2",
@@ -599,7 +599,7 @@ func (c Config) Validate() error {
 	// The argon2 bounds are the password package's, so that configuration and hashes
 	// supplied in fabric files are held to the same limits.
 	if c.Argon2MemoryKiB < password.MinMemoryKiB || c.Argon2MemoryKiB > password.MaxMemoryKiB {
-		bad("argon2_memory_kib", fmt.Sprintf("must be from %d (8 MiB) to %d (4 GiB)", password.MinMemoryKiB, password.MaxMemoryKiB))
+		bad("argon2_memory_kib", fmt.Sprintf("must be from %d (8 MiB) to %d (1 GiB)", password.MinMemoryKiB, password.MaxMemoryKiB))
 	}
 	if c.Argon2Time < 1 || c.Argon2Time > password.MaxTime {
 		bad("argon2_time", fmt.Sprintf("must be from 1 to %d", password.MaxTime))

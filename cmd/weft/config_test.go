@@ -175,7 +175,7 @@ func TestLoadConfig_Precedence(t *testing.T) {
 				"WEFT_REDIS_URL=rediss://:pw@cache:6379/1", "WEFT_LOG_FORMAT=text",
 				"WEFT_DB_MAX_OPEN_CONNS=1000", "WEFT_DB_MAX_IDLE_CONNS=1000", "WEFT_DB_CONN_MAX_LIFETIME=0",
 				"WEFT_BOOTSTRAP_ADMIN=root", "WEFT_BOOTSTRAP_ADMIN_PASSWORD=correct horse battery",
-				"WEFT_ARGON2_MEMORY_KIB=4194304", "WEFT_ARGON2_TIME=64", "WEFT_ARGON2_THREADS=64",
+				"WEFT_ARGON2_MEMORY_KIB=1048576", "WEFT_ARGON2_TIME=16", "WEFT_ARGON2_THREADS=64",
 			},
 			check: func(c Config) error {
 				return expect(c.Issuer == "https://id.example.com/weft" && c.DataDir == "/var/lib/weft" &&
@@ -183,7 +183,7 @@ func TestLoadConfig_Precedence(t *testing.T) {
 					c.RedisURL == "rediss://:pw@cache:6379/1" && c.LogFormat == "text" &&
 					c.DBMaxOpenConns == 1000 && c.DBMaxIdleConns == 1000 && c.DBConnMaxLifetime == 0 &&
 					c.BootstrapAdmin == "root" && c.BootstrapAdminPassword == "correct horse battery" &&
-					c.Argon2MemoryKiB == 4194304 && c.Argon2Time == 64 && c.Argon2Threads == 64, c)
+					c.Argon2MemoryKiB == 1048576 && c.Argon2Time == 16 && c.Argon2Threads == 64, c)
 			},
 		},
 		{
@@ -315,12 +315,12 @@ func TestLoadConfig_Invalid(t *testing.T) {
 		{"WEFT_BOOTSTRAP_ADMIN=", "must not be empty"},
 		{"WEFT_BOOTSTRAP_ADMIN=the admin", "must not contain whitespace"},
 		{"WEFT_BOOTSTRAP_ADMIN=admin\t", "must not contain whitespace"},
-		{"WEFT_ARGON2_MEMORY_KIB=12", "must be from 8192 (8 MiB) to 4194304 (4 GiB)"},
-		{"WEFT_ARGON2_MEMORY_KIB=4194305", "must be from 8192 (8 MiB) to 4194304 (4 GiB)"},
+		{"WEFT_ARGON2_MEMORY_KIB=12", "must be from 8192 (8 MiB) to 1048576 (1 GiB)"},
+		{"WEFT_ARGON2_MEMORY_KIB=1048577", "must be from 8192 (8 MiB) to 1048576 (1 GiB)"},
 		{"WEFT_ARGON2_MEMORY_KIB=5000000000", "must be an integer from 0 to 4294967295"},
 		{"WEFT_ARGON2_MEMORY_KIB=64MiB", "must be an integer"},
-		{"WEFT_ARGON2_TIME=0", "must be from 1 to 64"},
-		{"WEFT_ARGON2_TIME=65", "must be from 1 to 64"},
+		{"WEFT_ARGON2_TIME=0", "must be from 1 to 16"},
+		{"WEFT_ARGON2_TIME=17", "must be from 1 to 16"},
 		{"WEFT_ARGON2_TIME=-1", "must be an integer from 0 to 4294967295"},
 		{"WEFT_ARGON2_THREADS=0", "must be from 1 to 64"},
 		{"WEFT_ARGON2_THREADS=65", "must be from 1 to 64"},

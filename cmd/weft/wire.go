@@ -123,7 +123,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, r role) (_ *app, 
 	a.tokens = fositestore.New(db, a.clientCache, fositestore.Options{})
 	a.outbox = accsql.NewOutbox(db)
 	a.revLog = accsql.NewRevocations(db)
-	a.buildFanout(r, dirStore)
+	if err := a.buildFanout(r, dirStore); err != nil {
+		return nil, err
+	}
 
 	var lookup revocation.TokenLookup = cliTokens{}
 	sign := access.JWTSigner(cliSign)
@@ -162,7 +164,7 @@ func (a *app) Close() error {
 }
 
 // buildFanout wires this process's part in the revocation fabric.
-func (a *app) buildFanout(r role, subjects gate.Subjects) {
+func (a *app) buildFanout(r role, subjects gate.Subjects) error {
 	cfg := a.cfg
 	node := cfg.nodeName()
 	if r == roleCLI {
@@ -180,13 +182,23 @@ func (a *app) buildFanout(r role, subjects gate.Subjects) {
 		// Several nodes: revocations travel on Redis pub/sub; a server serves its cache
 		// only while it is fresh on the bus. A CLI command publishes and hears the
 		// acknowledgements like a server would.
-		a.bus = redisstore.NewBus(a.rdb, cfg.RedisPrefix, node, f, a.log, redisstore.BusOptions{})
+		kek, err := loadKEK(cfg, a.log)
+		if err != nil {
+			return err
+		}
+		busKey, err := keys.BusKey(kek)
+		if err != nil {
+			return err
+		}
+		if a.bus, err = redisstore.NewBus(a.rdb, cfg.RedisPrefix, node, f, a.log, redisstore.BusOptions{Key: busKey}); err != nil {
+			return err
+		}
 		f.Bus = a.bus
 	default:
 		if r == roleServer {
 			a.log.Info("no Redis configured with PostgreSQL: token lookups are not cached, since other nodes' revocations could not reach the cache")
 		}
-		return
+		return nil
 	}
 	if r == roleServer {
 		f.Cache = revocation.NewTokenCache(a.tokens, time.Minute, 100000)
@@ -201,6 +213,7 @@ func (a *app) buildFanout(r role, subjects gate.Subjects) {
 		f.Listeners = append(f.Listeners, pc)
 		a.principals = pc
 	}
+	return nil
 }
 
 // buildProvider loads the signing keys and composes fosite over the node's storage.

@@ -9,7 +9,7 @@ import (
 )
 
 // ErrRefused marks a URL or an address Weft does not send to.
-var ErrRefused = errors.New("outbound address refused")
+var ErrRefused = errors.New("not allowed as an outbound URL")
 
 // Policy says which otherwise refused destinations are allowed.
 type Policy struct {

@@ -79,6 +79,8 @@ func (t *Transmitter) DeliverPush(ctx context.Context, m outbox.Message) error {
 	if s.AuthorizationHeader != "" {
 		req.Header.Set("Authorization", s.AuthorizationHeader)
 	}
+	// The endpoint was checked when it was registered; the client checks it again at
+	// connect time (the host may resolve elsewhere now).
 	resp, err := t.Client.Do(req)
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/outbound"
 	"github.com/weft-fabric/weft/identity"
 )
 
@@ -148,6 +149,22 @@ func (t *Transmitter) apply(s *Stream, in StreamConfig, replace bool) error {
 	return nil
 }
 
+// checkEndpoint applies the outbound rule to a push endpoint in a request (the
+// syntax is apply's): its host must resolve only to addresses Weft may reach.
+func (t *Transmitter) checkEndpoint(ctx context.Context, in StreamConfig) error {
+	d := in.Delivery
+	if d == nil || d.Method != MethodPush || d.EndpointURL == nil || *d.EndpointURL == "" {
+		return nil
+	}
+	if t.URLs == nil {
+		return errors.New("ssf: no outbound URL check configured")
+	}
+	if err := t.URLs.CheckURL(ctx, *d.EndpointURL); err != nil {
+		return invalid("delivery.endpoint_url", err.Error())
+	}
+	return nil
+}
+
 // CreateStream creates a stream for client clientID (SSF 1.0 section 8.1.1.1).
 func (t *Transmitter) CreateStream(ctx context.Context, clientID string, in StreamConfig) (Stream, error) {
 	if in.StreamID != nil {
@@ -158,6 +175,9 @@ func (t *Transmitter) CreateStream(ctx context.Context, clientID string, in Stre
 	}
 	s := Stream{ClientID: clientID, Status: StatusEnabled, EventsRequested: []string{}}
 	if err := t.apply(&s, in, false); err != nil {
+		return Stream{}, err
+	}
+	if err := t.checkEndpoint(ctx, in); err != nil {
 		return Stream{}, err
 	}
 	s.ID = uuid.NewString()
@@ -193,6 +213,10 @@ func (t *Transmitter) UpdateStream(ctx context.Context, clientID string, in Stre
 	if err := t.checkEcho(in, clientID); err != nil {
 		return Stream{}, err
 	}
+	// Outside the transaction: it resolves the host, which may take a while.
+	if err := t.checkEndpoint(ctx, in); err != nil {
+		return Stream{}, err
+	}
 	var out Stream
 	err := t.Tx.InTx(ctx, func(ctx context.Context) error {
 		s, err := t.Streams.Stream(ctx, clientID, *in.StreamID)
@@ -208,7 +232,7 @@ func (t *Transmitter) UpdateStream(ctx context.Context, clientID string, in Stre
 			return err
 		}
 		if s.Method == MethodPush && s.EndpointURL != before {
-			if err := t.Queue.Retarget(ctx, s.ID, s.EndpointURL); err != nil {
+			if err := t.Queue.Retarget(ctx, s.ID, outbound.Redact(s.EndpointURL)); err != nil {
 				return err
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/outbound"
 	"github.com/weft-fabric/weft/access/outbox"
 	"github.com/weft-fabric/weft/access/revocation"
 	"github.com/weft-fabric/weft/identity"
@@ -26,10 +27,18 @@ type Transmitter struct {
 	Now     func() time.Time
 	// LongPoll bounds how long a poll without returnImmediately waits for events.
 	LongPoll time.Duration
-	// Sign signs SETs with the provider's ES256 key; Client posts pushed ones (no
-	// redirects: a receiver that redirects is misconfigured).
+	// Sign signs SETs with the provider's ES256 key; Client posts pushed ones: the
+	// SSRF-safe client of access/outbound (no internal addresses, no redirects).
 	Sign   access.JWTSigner
-	Client *http.Client
+	Client Doer
+	// URLs decides at registration whether Weft may push to a receiver's endpoint
+	// (access/outbound.Guard: https, resolving only to addresses Weft may reach).
+	URLs access.PushURLChecker
+}
+
+// Doer sends an HTTP request (access/outbound.Client).
+type Doer interface {
+	Do(*http.Request) (*http.Response, error)
 }
 
 var (
@@ -40,7 +49,9 @@ var (
 // PollURL is where the receiver of poll stream id polls (RFC 8936).
 func (t *Transmitter) PollURL(id string) string { return t.Issuer + PathPoll + id }
 
-// target is where a stream's SETs go, as the outbox and the receipt show it.
+// Target is where a stream's SETs go, as the receiver sees it in its configuration.
+// The outbox, and so logs, receipts and the audit log, keep it without the query
+// (outbound.Redact): a receiver may have put a secret there.
 func (t *Transmitter) Target(s Stream) string {
 	if s.Method == MethodPoll {
 		return t.PollURL(s.ID)
@@ -102,7 +113,7 @@ func (t *Transmitter) enqueue(ctx context.Context, s Stream, ev event) error {
 	if err != nil {
 		return err
 	}
-	m := outbox.Message{ID: jti, Kind: KindPush, Target: t.Target(s), Payload: b, RevocationID: ev.revocationID,
+	m := outbox.Message{ID: jti, Kind: KindPush, Target: outbound.Redact(t.Target(s)), Payload: b, RevocationID: ev.revocationID,
 		NextAttemptAt: now, CreatedAt: now, StreamID: s.ID}
 	if s.Method == MethodPoll {
 		m.Kind, m.Pull = KindPoll, true

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"path/filepath"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/weft-fabric/weft/access/keys"
 	"github.com/weft-fabric/weft/access/keys/keysql"
 	"github.com/weft-fabric/weft/access/oauth"
+	"github.com/weft-fabric/weft/access/outbound"
 	"github.com/weft-fabric/weft/access/outbox"
 	"github.com/weft-fabric/weft/access/redisstore"
 	"github.com/weft-fabric/weft/access/revocation"
@@ -83,6 +83,7 @@ type app struct {
 	bus         *redisstore.Bus // nil without Redis
 	outbox      *accsql.Outbox
 	transmitter *ssf.Transmitter
+	outbound    *outbound.Guard // SSRF-safe client and URL check for SSF push and back-channel logout
 	revocations *revocation.Service
 	principals  gate.Principals // behind the node's cache when it has one
 }
@@ -133,8 +134,11 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, r role) (_ *app, 
 		}
 		lookup, sign = a.provider, a.keys.SignJWT
 	}
+	// One outbound guard for every URL others choose: SSF push endpoints, back-channel
+	// logout URIs; checked at registration and again at connect time.
+	a.outbound = outbound.New(cfg.outboundPolicy(), outbound.Options{})
 	a.transmitter = &ssf.Transmitter{Issuer: cfg.Issuer, Streams: accsql.NewStreams(db), Queue: a.outbox, Tx: db,
-		LongPoll: 10 * time.Second, Sign: sign, Client: relyingPartyClient()}
+		LongPoll: 10 * time.Second, Sign: sign, Client: a.outbound.Client(), URLs: a.outbound}
 	a.revocations, err = revocation.NewService(revocation.Deps{Store: a.revLog, Grants: a.tokens, Lookup: lookup,
 		Sessions: a.sessions, Subjects: dirStore, Clients: a.clientCache, Tx: db, Fanout: a.fanout, Audit: a.audit,
 		Outbox: a.outbox, Participants: a.tokens, Signals: a.transmitter, Logger: log})
@@ -147,7 +151,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, r role) (_ *app, 
 	a.directory = identity.NewDirectory(dirStore, db, hasher, a.revocations, a.transmitter)
 	// Clients are written through the cache, so a client the admin API creates is not
 	// hidden from the token endpoint by a cached "not found".
-	a.clients = access.NewClients(a.clientCache, dirStore, db, hasher)
+	a.clients = access.NewClients(a.clientCache, dirStore, db, hasher).CheckPushURLsWith(a.outbound)
 	a.applier = &apply.Applier{Directory: a.directory, Clients: a.clients}
 	return a, nil
 }
@@ -262,7 +266,7 @@ func newHTTP(a *app) (*surfaces, error) {
 	if err != nil {
 		return nil, err
 	}
-	bcl := &backchannel.Sender{Issuer: a.cfg.Issuer, Sign: a.keys.SignJWT, Client: relyingPartyClient()}
+	bcl := &backchannel.Sender{Issuer: a.cfg.Issuer, Sign: a.keys.SignJWT, Client: a.outbound.Client()}
 	worker, err := outbox.NewWorker(a.outbox, map[string]outbox.Deliverer{
 		backchannel.Kind: bcl.Deliver,
 		ssf.KindPush:     a.transmitter.DeliverPush,
@@ -283,13 +287,6 @@ func newHTTP(a *app) (*surfaces, error) {
 		ssf:         &ssfapi.Handler{Transmitter: a.transmitter, Gate: g, Admins: a.directory},
 		outbox:      worker,
 	}, nil
-}
-
-// relyingPartyClient posts logout tokens and security events: 10 s and no redirects (an
-// endpoint that redirects is misconfigured, and following it would send the token, and
-// a receiver's authorization header, elsewhere).
-func relyingPartyClient() *http.Client {
-	return &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 // cliTokens stands in for the provider in admin commands: they revoke users, sessions,

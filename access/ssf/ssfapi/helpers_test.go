@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -20,6 +22,7 @@ import (
 	"github.com/weft-fabric/weft/access/gate"
 	"github.com/weft-fabric/weft/access/gate/gatetest"
 	"github.com/weft-fabric/weft/access/httpserver"
+	"github.com/weft-fabric/weft/access/outbound"
 	accsql "github.com/weft-fabric/weft/access/sqlstore"
 	"github.com/weft-fabric/weft/access/ssf"
 	"github.com/weft-fabric/weft/analytics"
@@ -96,6 +99,31 @@ func (noNetwork) RoundTrip(r *http.Request) (*http.Response, error) {
 	return nil, errors.New("ssfapi tests make no network calls: " + r.URL.String())
 }
 
+// fakeDNS stands in for DNS: receivers' hosts resolve to a public address (never
+// dialled), the attacker's to internal ones.
+var fakeDNS = resolverMap{
+	"rp.example": {"93.184.215.14"}, "evil.example": {"93.184.215.14"},
+	"internal.example": {"10.0.0.1"}, "metadata.example": {"169.254.169.254"}, "ula.example": {"fd00::1"},
+	"loopback.example": {"127.0.0.1"},
+}
+
+type resolverMap map[string][]string
+
+func (m resolverMap) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	var out []netip.Addr
+	for _, a := range m[host] {
+		out = append(out, netip.MustParseAddr(a))
+	}
+	if len(out) == 0 {
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	return out, nil
+}
+
+func noDial(_ context.Context, _, address string) (net.Conn, error) {
+	return nil, errors.New("ssfapi tests make no network calls: " + address)
+}
+
 type env struct {
 	t      *testing.T
 	e      *echo.Echo
@@ -122,7 +150,10 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 		}
 	}
 	tr := &ssf.Transmitter{Issuer: issuer, Streams: accsql.NewStreams(db), Queue: accsql.NewOutbox(db), Tx: db,
-		LongPoll: longPoll, Sign: fakeSign, Client: &http.Client{Transport: noNetwork{}}}
+		LongPoll: longPoll, Sign: fakeSign, Client: &http.Client{Transport: noNetwork{}},
+		// The issuer https://id.example is not on loopback; names resolve through
+		// fakeDNS, and the guard never dials (Client above makes no calls).
+		URLs: outbound.New(outbound.Policy{}, outbound.Options{Resolver: fakeDNS, Dial: noDial})}
 
 	en := &env{t: t, db: db, tr: tr, tokens: gatetest.NewTokens()}
 	en.mint(tokA, rcvA, ssf.Scope)

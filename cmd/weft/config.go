@@ -59,6 +59,7 @@ type Config struct {
 	NodeName               string // empty: hostname-pid-random
 	OutboundAllow          string // comma-separated IPs, CIDR prefixes, host names; see outboundPolicy
 	OutboundAllowLoopback  bool
+	SSFReasonReceivers     string // comma-separated client ids
 }
 
 // setting describes one configuration value. The table below is the single source of
@@ -128,6 +129,8 @@ var settings = []setting{
 		"Internal destinations that SSF push endpoints and back-channel logout URIs may still use: comma-separated IPs, CIDR prefixes and host names; empty allows none (private, link-local, metadata and similar addresses are refused)"},
 	{"outbound_allow_loopback", "WEFT_OUTBOUND_ALLOW_LOOPBACK", "outbound-allow-loopback", "false",
 		"Let SSF push endpoints and back-channel logout URIs use loopback addresses (and http to them) although the issuer is not on loopback; with an issuer on loopback they always may"},
+	{"ssf_reason_receivers", "WEFT_SSF_REASON_RECEIVERS", "ssf-reason-receivers", "",
+		"SSF receivers (comma-separated client ids) trusted with the free-text reasons of changes (CAEP reason_admin, such as a SOAR's incident note); every other receiver gets events without them"},
 }
 
 // ref returns a pointer to the field that holds key, so that parsing, printing and
@@ -190,6 +193,8 @@ func (c *Config) ref(key string) any {
 		return &c.OutboundAllow
 	case "outbound_allow_loopback":
 		return &c.OutboundAllowLoopback
+	case "ssf_reason_receivers":
+		return &c.SSFReasonReceivers
 	}
 	panic("config: no field for setting " + strconv.Quote(key)) // TestSettings_Table keeps this unreachable
 }
@@ -653,6 +658,17 @@ func checkListen(s string) string {
 		return "port must be a number from 0 to 65535"
 	}
 	return ""
+}
+
+// ssfReasonReceivers returns the client ids of ssf_reason_receivers.
+func (c Config) ssfReasonReceivers() []string {
+	var out []string
+	for id := range strings.SplitSeq(c.SSFReasonReceivers, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // outboundPolicy is what Weft may send to (access/outbound): loopback while the issuer

@@ -84,6 +84,7 @@ type app struct {
 	outbox      *accsql.Outbox
 	transmitter *ssf.Transmitter
 	outbound    *outbound.Guard // SSRF-safe client and URL check for SSF push and back-channel logout
+	ssfSecrets  *keys.SecretBox // server only: admin commands hold no key-encryption key
 	revocations *revocation.Service
 	principals  gate.Principals // behind the node's cache when it has one
 }
@@ -138,7 +139,18 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, r role) (_ *app, 
 	// logout URIs; checked at registration and again at connect time.
 	a.outbound = outbound.New(cfg.outboundPolicy(), outbound.Options{})
 	a.transmitter = &ssf.Transmitter{Issuer: cfg.Issuer, Streams: accsql.NewStreams(db), Queue: a.outbox, Tx: db,
-		LongPoll: 10 * time.Second, Sign: sign, Client: a.outbound.Client(), URLs: a.outbound}
+		LongPoll: 10 * time.Second, Sign: sign, Client: a.outbound.Client(), URLs: a.outbound,
+		ReasonReceivers: cfg.ssfReasonReceivers()}
+	if r == roleServer {
+		a.transmitter.Secrets = a.ssfSecrets // a nil *SecretBox must not become a non-nil Sealer
+		// Receivers' authorization headers stored in clear before migration 00018 are
+		// encrypted now that the key-encryption key is at hand.
+		if n, err := a.transmitter.SealLegacyHeaders(ctx); err != nil {
+			return nil, fmt.Errorf("ssf: encrypt stored authorization headers: %w", err)
+		} else if n > 0 {
+			log.Info("encrypted SSF push authorization headers stored in clear", "count", n)
+		}
+	}
 	a.revocations, err = revocation.NewService(revocation.Deps{Store: a.revLog, Grants: a.tokens, Lookup: lookup,
 		Sessions: a.sessions, Subjects: dirStore, Clients: a.clientCache, Tx: db, Fanout: a.fanout, Audit: a.audit,
 		Outbox: a.outbox, Participants: a.tokens, Signals: a.transmitter, Logger: log})
@@ -228,6 +240,10 @@ func (a *app) buildProvider(ctx context.Context) error {
 		return err
 	}
 	a.keys = km
+	// Receivers' push authorization headers are stored encrypted (issue 9, L5).
+	if a.ssfSecrets, err = keys.NewSecretBox(kek, "ssf authorization header"); err != nil {
+		return err
+	}
 	a.provider, err = oauth.NewProvider(oauth.Config{
 		Issuer: cfg.Issuer, AccessTokenTTL: cfg.AccessTokenTTL, RefreshTokenTTL: cfg.RefreshTokenTTL,
 		IDTokenTTL: cfg.IDTokenTTL, HMACSecret: secret,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/weft-fabric/weft/identity/sqlstore"
 	"github.com/weft-fabric/weft/identity/sqlstore/sqltest"
 )
 
@@ -106,4 +108,40 @@ clients:
 	if audit := o.cli.ok("", "audit", "list", "-o", "json", "--limit", "1000"); strings.Contains(audit, "s3cret") {
 		t.Fatal("the audit log holds the query")
 	}
+}
+
+// TestSSF_LegacyAuthorizationHeaderSealedAtStart: a push stream's header stored in
+// clear (as before migration 00018) is encrypted by weft serve at start-up, and the
+// receiver still gets it (issue 9, L5).
+func TestSSF_LegacyAuthorizationHeaderSealedAtStart(t *testing.T) {
+	e := newSSFEnv(t, sqltest.SQLite)
+	ctx := context.Background()
+	rcv := newPushReceiver(t, 0, "Bearer legacy-secret")
+	tok := e.token("demo-receiver", "demo-receiver-secret", "weft:ssf")
+	s := e.createStream(tok, `{"delivery":{"method":"`+methodPush+`","endpoint_url":"`+rcv.URL+`"},"events_requested":["`+evVerification+`"]}`)
+	if err := e.srv.stop(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlstore.Open(ctx, sqlstore.Options{SQLitePath: filepath.Join(dataDir(e.cli), "weft.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Conn(ctx).Exec("UPDATE ssf_streams SET authorization_header = 'Bearer legacy-secret', authorization_sealed = NULL WHERE id = ?", s.StreamID).Error; err != nil {
+		t.Fatal(err)
+	}
+	e.srv = startServerAt(t, e.cli.environ, strings.TrimPrefix(e.issuer, "http://"))
+	var inClear string
+	var sealed []byte
+	if err := db.SQL().QueryRowContext(ctx, "SELECT authorization_header, authorization_sealed FROM ssf_streams WHERE id = ?", s.StreamID).
+		Scan(&inClear, &sealed); err != nil {
+		t.Fatal(err)
+	}
+	if inClear != "" || len(sealed) == 0 || strings.Contains(string(sealed), "legacy-secret") {
+		t.Fatalf("after start: clear %q, sealed %q", inClear, sealed)
+	}
+	if code, _ := e.call(http.MethodPost, "/ssf/verify", tok, `{"stream_id":"`+s.StreamID+`","state":"after-sealing"}`, nil); code != 204 {
+		t.Fatalf("verify: %d", code)
+	}
+	waitFor(t, "the pushed SET with the sealed header", func() bool { return len(rcv.received()) == 1 })
 }

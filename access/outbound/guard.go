@@ -140,6 +140,9 @@ func (g *Guard) resolve(ctx context.Context, host string) ([]netip.Addr, error) 
 	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
 		addrs = []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()}
 	} else {
+		// A slow resolver must not hold a registration, or a delivery, for long.
+		ctx, cancel := context.WithTimeout(ctx, g.opts.ConnectTimeout)
+		defer cancel()
 		var err error
 		if addrs, err = g.opts.Resolver.LookupNetIP(ctx, "ip", host); err != nil || len(addrs) == 0 {
 			return nil, fmt.Errorf("%w: host %s does not resolve", ErrRefused, host)

@@ -138,6 +138,16 @@ type Clients struct {
 	tx     identity.Transactor
 	hasher *password.Hasher
 	now    func() time.Time
+	// pushURLs checks back-channel logout URIs beyond their syntax; nil checks the
+	// syntax only (tests of unrelated behaviour). cmd/weft always sets it.
+	pushURLs PushURLChecker
+}
+
+// CheckPushURLsWith makes Apply refuse back-channel logout URIs that chk refuses
+// (access/outbound.Guard: hosts that resolve to internal addresses). It returns c.
+func (c *Clients) CheckPushURLsWith(chk PushURLChecker) *Clients {
+	c.pushURLs = chk
+	return c
 }
 
 // NewClients builds the registry. users is used to check owners.
@@ -367,6 +377,12 @@ func (c *Clients) Apply(ctx context.Context, spec ClientSpec) (created, changed 
 	if err := spec.Validate(); err != nil {
 		return false, false, err
 	}
+	// Before the transaction: it may resolve a host name.
+	if spec.BackchannelLogoutURI != "" && c.pushURLs != nil {
+		if err := c.pushURLs.CheckURL(ctx, spec.BackchannelLogoutURI); err != nil {
+			return false, false, invalid("backchannel_logout_uri", err.Error())
+		}
+	}
 	err = c.tx.InTx(ctx, func(ctx context.Context) error {
 		if spec.OwnerID != "" {
 			if _, err := c.users.UserByID(ctx, spec.OwnerID); errors.Is(err, identity.ErrNotFound) {
@@ -455,10 +471,20 @@ func (c *Clients) List(ctx context.Context, p identity.Page) ([]Client, string, 
 	return c.store.ListClients(ctx, p)
 }
 
+// PushURLChecker decides whether Weft may post to a URL someone registers (an SSF push
+// endpoint, a back-channel logout URI) beyond its syntax: access/outbound.Guard checks
+// where its host resolves. Errors say why, for the registrant.
+type PushURLChecker interface {
+	CheckURL(ctx context.Context, raw string) error
+}
+
 // CheckPushURL applies the rule for URLs Weft posts security tokens to (back-channel
 // logout URIs, SSF push endpoints): absolute https, http only on loopback, no fragment
 // or user information.
 func CheckPushURL(raw string) error {
+	if u, err := url.Parse(raw); err == nil && u.Scheme != "http" && u.Scheme != "https" {
+		return errors.New("must be an https URL (http only on loopback)")
+	}
 	if err := checkRedirectURI(raw); err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/weft-fabric/weft/access/keys"
+	"github.com/weft-fabric/weft/access/outbound"
 	"github.com/weft-fabric/weft/identity/password"
 )
 
@@ -57,6 +58,9 @@ type Config struct {
 	SigningKeysRefresh     time.Duration
 	RedisPrefix            string
 	NodeName               string // empty: hostname-pid-random
+	OutboundAllow          string // comma-separated IPs, CIDR prefixes, host names; see outboundPolicy
+	OutboundAllowLoopback  bool
+	SSFReasonReceivers     string // comma-separated client ids
 }
 
 // setting describes one configuration value. The table below is the single source of
@@ -124,6 +128,12 @@ var settings = []setting{
 		"Prefix of every Redis key Weft writes, so several deployments can share one Redis"},
 	{"node_name", "WEFT_NODE_NAME", "node-name", "",
 		"This node's name in revocation receipts and among the live nodes on Redis, unique per running node; empty uses hostname-pid-random"},
+	{"outbound_allow", "WEFT_OUTBOUND_ALLOW", "outbound-allow", "",
+		"Internal destinations that SSF push endpoints and back-channel logout URIs may still use: comma-separated IPs, CIDR prefixes and host names; empty allows none (private, link-local, metadata and similar addresses are refused)"},
+	{"outbound_allow_loopback", "WEFT_OUTBOUND_ALLOW_LOOPBACK", "outbound-allow-loopback", "false",
+		"Let SSF push endpoints and back-channel logout URIs use loopback addresses (and http to them) although the issuer is not on loopback; with an issuer on loopback they always may"},
+	{"ssf_reason_receivers", "WEFT_SSF_REASON_RECEIVERS", "ssf-reason-receivers", "",
+		"SSF receivers (comma-separated client ids) trusted with the free-text reasons of changes (CAEP reason_admin, such as a SOAR's incident note); every other receiver gets events without them"},
 }
 
 // ref returns a pointer to the field that holds key, so that parsing, printing and
@@ -184,6 +194,12 @@ func (c *Config) ref(key string) any {
 		return &c.NodeName
 	case "argon2_threads":
 		return &c.Argon2Threads
+	case "outbound_allow":
+		return &c.OutboundAllow
+	case "outbound_allow_loopback":
+		return &c.OutboundAllowLoopback
+	case "ssf_reason_receivers":
+		return &c.SSFReasonReceivers
 	}
 	panic("config: no field for setting " + strconv.Quote(key)) // TestSettings_Table keeps this unreachable
 }
@@ -617,6 +633,9 @@ func (c Config) Validate() error {
 	if len(c.NodeName) > 128 || strings.IndexFunc(c.NodeName, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) }) >= 0 {
 		bad("node_name", "must be at most 128 printable characters without whitespace")
 	}
+	if _, p := c.parseOutboundAllow(); p != "" {
+		bad("outbound_allow", p)
+	}
 	if c.KeyEncryptionKey != "" {
 		if _, err := keys.ParseKEK(c.KeyEncryptionKey); err != nil {
 			bad("key_encryption_key", "must be base64 of exactly 32 bytes (openssl rand -base64 32)")
@@ -653,6 +672,44 @@ func checkListen(s string) string {
 		return "port must be a number from 0 to 65535"
 	}
 	return ""
+}
+
+// ssfReasonReceivers returns the client ids of ssf_reason_receivers.
+func (c Config) ssfReasonReceivers() []string {
+	var out []string
+	for id := range strings.SplitSeq(c.SSFReasonReceivers, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// outboundPolicy is what Weft may send to (access/outbound): loopback while the issuer
+// is on loopback (a laptop, where the relying parties run beside it) or when allowed.
+func (c Config) outboundPolicy() outbound.Policy {
+	p, _ := c.parseOutboundAllow() // Validate refused any problem
+	p.Loopback = c.OutboundAllowLoopback || outbound.IssuerOnLoopback(c.Issuer)
+	return p
+}
+
+func (c Config) parseOutboundAllow() (outbound.Policy, string) {
+	var entries []string
+	for e := range strings.SplitSeq(c.OutboundAllow, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			entries = append(entries, e)
+		}
+	}
+	prefixes, hosts, err := outbound.ParseAllow(entries)
+	if err != nil {
+		return outbound.Policy{}, err.Error()
+	}
+	for _, p := range prefixes {
+		if p.Bits() == 0 {
+			return outbound.Policy{}, fmt.Sprintf("entry %s allows every address, which would let receivers reach any internal service", p)
+		}
+	}
+	return outbound.Policy{Allow: prefixes, AllowHosts: hosts}, ""
 }
 
 // trustedProxies returns the parsed trusted_proxies of a validated Config.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"path/filepath"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/weft-fabric/weft/access/keys"
 	"github.com/weft-fabric/weft/access/keys/keysql"
 	"github.com/weft-fabric/weft/access/oauth"
+	"github.com/weft-fabric/weft/access/outbound"
 	"github.com/weft-fabric/weft/access/outbox"
 	"github.com/weft-fabric/weft/access/redisstore"
 	"github.com/weft-fabric/weft/access/revocation"
@@ -83,6 +83,8 @@ type app struct {
 	bus         *redisstore.Bus // nil without Redis
 	outbox      *accsql.Outbox
 	transmitter *ssf.Transmitter
+	outbound    *outbound.Guard // SSRF-safe client and URL check for SSF push and back-channel logout
+	ssfSecrets  *keys.SecretBox // server only: admin commands hold no key-encryption key
 	revocations *revocation.Service
 	principals  gate.Principals // behind the node's cache when it has one
 }
@@ -135,8 +137,22 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, r role) (_ *app, 
 		}
 		lookup, sign = a.provider, a.keys.SignJWT
 	}
+	// One outbound guard for every URL others choose: SSF push endpoints, back-channel
+	// logout URIs; checked at registration and again at connect time.
+	a.outbound = outbound.New(cfg.outboundPolicy(), outbound.Options{})
 	a.transmitter = &ssf.Transmitter{Issuer: cfg.Issuer, Streams: accsql.NewStreams(db), Queue: a.outbox, Tx: db,
-		LongPoll: 10 * time.Second, Sign: sign, Client: relyingPartyClient()}
+		LongPoll: 10 * time.Second, Sign: sign, Client: a.outbound.Client(), URLs: a.outbound,
+		ReasonReceivers: cfg.ssfReasonReceivers()}
+	if r == roleServer {
+		a.transmitter.Secrets = a.ssfSecrets // a nil *SecretBox must not become a non-nil Sealer
+		// Receivers' authorization headers stored in clear before migration 00018 are
+		// encrypted now that the key-encryption key is at hand.
+		if n, err := a.transmitter.SealLegacyHeaders(ctx); err != nil {
+			return nil, fmt.Errorf("ssf: encrypt stored authorization headers: %w", err)
+		} else if n > 0 {
+			log.Info("encrypted SSF push authorization headers stored in clear", "count", n)
+		}
+	}
 	a.revocations, err = revocation.NewService(revocation.Deps{Store: a.revLog, Grants: a.tokens, Lookup: lookup,
 		Sessions: a.sessions, Subjects: dirStore, Clients: a.clientCache, Tx: db, Fanout: a.fanout, Audit: a.audit,
 		Outbox: a.outbox, Participants: a.tokens, Signals: a.transmitter, Logger: log})
@@ -149,7 +165,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, r role) (_ *app, 
 	a.directory = identity.NewDirectory(dirStore, db, hasher, a.revocations, a.transmitter)
 	// Clients are written through the cache, so a client the admin API creates is not
 	// hidden from the token endpoint by a cached "not found".
-	a.clients = access.NewClients(a.clientCache, dirStore, db, hasher)
+	a.clients = access.NewClients(a.clientCache, dirStore, db, hasher).CheckPushURLsWith(a.outbound)
 	a.applier = &apply.Applier{Directory: a.directory, Clients: a.clients}
 	return a, nil
 }
@@ -237,6 +253,10 @@ func (a *app) buildProvider(ctx context.Context) error {
 		return err
 	}
 	a.keys = km
+	// Receivers' push authorization headers are stored encrypted (issue 9, L5).
+	if a.ssfSecrets, err = keys.NewSecretBox(kek, "ssf authorization header"); err != nil {
+		return err
+	}
 	a.provider, err = oauth.NewProvider(oauth.Config{
 		Issuer: cfg.Issuer, AccessTokenTTL: cfg.AccessTokenTTL, RefreshTokenTTL: cfg.RefreshTokenTTL,
 		IDTokenTTL: cfg.IDTokenTTL, HMACSecret: secret,
@@ -275,7 +295,7 @@ func newHTTP(a *app) (*surfaces, error) {
 	if err != nil {
 		return nil, err
 	}
-	bcl := &backchannel.Sender{Issuer: a.cfg.Issuer, Sign: a.keys.SignJWT, Client: relyingPartyClient()}
+	bcl := &backchannel.Sender{Issuer: a.cfg.Issuer, Sign: a.keys.SignJWT, Client: a.outbound.Client()}
 	worker, err := outbox.NewWorker(a.outbox, map[string]outbox.Deliverer{
 		backchannel.Kind: bcl.Deliver,
 		ssf.KindPush:     a.transmitter.DeliverPush,
@@ -296,13 +316,6 @@ func newHTTP(a *app) (*surfaces, error) {
 		ssf:         &ssfapi.Handler{Transmitter: a.transmitter, Gate: g, Admins: a.directory},
 		outbox:      worker,
 	}, nil
-}
-
-// relyingPartyClient posts logout tokens and security events: 10 s and no redirects (an
-// endpoint that redirects is misconfigured, and following it would send the token, and
-// a receiver's authorization header, elsewhere).
-func relyingPartyClient() *http.Client {
-	return &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 // cliTokens stands in for the provider in admin commands: they revoke users, sessions,

@@ -40,7 +40,7 @@ type clientView struct {
 	Status string `json:"status"`
 	// PreviousSecretExpiresAt is when the secret a rotation replaced stops working;
 	// null when no old secret works.
-	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at"`
+	PreviousSecretExpiresAt *time.Time `json:"rotation_overlap_until"`
 	CreatedAt               time.Time  `json:"created_at"`
 	UpdatedAt               time.Time  `json:"updated_at"`
 }

@@ -124,7 +124,7 @@ func rotateSecretCmd(c *cli) *cobra.Command {
 				}
 				if c.output == "json" {
 					return writeJSON(c.stdout, map[string]any{"client": viewClient(rot.Client), "client_secret": rot.Secret,
-						"previous_secret_expires_at": until})
+						"rotation_overlap_until": until})
 				}
 				if until != "" {
 					fmt.Fprintf(c.stderr, "the old secret of %s works until %s\n", sanitize(rot.Client.ID), until)

@@ -70,7 +70,7 @@ type clientView struct {
 	OwnerID      string   `json:"owner_id,omitempty"`
 	Status       string   `json:"status"`
 	// PreviousSecretExpiresAt is when the secret a rotation replaced stops working.
-	PreviousSecretExpiresAt string `json:"previous_secret_expires_at,omitempty"`
+	PreviousSecretExpiresAt string `json:"rotation_overlap_until,omitempty"`
 	CreatedAt               string `json:"created_at"`
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -181,4 +182,56 @@ func TestCLI_Containment(t *testing.T) {
 			t.Fatalf("machine enable: %s", out)
 		}
 	})
+}
+
+// TestContainment_AcrossNodes: a client disabled, enabled or rotated through one node is
+// refused (or accepted) by another node at once, although that node had the client in
+// its 10-second client cache and the secret's verdict in its verifier cache: the
+// revocation fan-out tells every node's client cache to forget the client before the
+// change is answered.
+func TestContainment_AcrossNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two weft processes")
+	}
+	bin := weftBinary(t)
+	env := []string{
+		"WEFT_DATABASE_URL=" + sqltest.PostgresURL(t), "WEFT_REDIS_URL=" + redisURL(t), "WEFT_REDIS_PREFIX=weft-test:" + randomString() + ":",
+		"WEFT_KEY_ENCRYPTION_KEY=" + testKEK, "WEFT_ARGON2_MEMORY_KIB=8192", "WEFT_ARGON2_THREADS=1",
+		"WEFT_DATA_DIR=" + filepath.Join(t.TempDir(), "data"), "WEFT_LOG_LEVEL=info",
+	}
+	addr1 := closedPort(t)
+	env = append(env, "WEFT_ISSUER=http://"+addr1)
+	cli := &cliEnv{t: t, environ: env}
+	cli.ok("", "migrate", "up")
+	cli.ok("", "apply", "-f", exampleFabric)
+	n1 := startNode(t, bin, env, "node-1", addr1, "")
+	n2 := startNode(t, bin, env, "node-2", closedPort(t), "")
+	n1.waitReady(t)
+	n2.waitReady(t)
+	o1, o2 := &oidcEnv{t: t, issuer: n1.base}, &oidcEnv{t: t, issuer: n2.base}
+	soar := o1.mustToken("demo-soar", "demo-soar-secret", "weft:revoke")
+	admin := o1.mustToken("demo-admin", "demo-admin-secret", "weft:admin")
+
+	// Node 2 caches the client and the secret's verdict.
+	o2.mustToken("demo-m2m", "demo-m2m-secret", "api.read")
+	if code, rec := o1.bearerPost(soar, "/api/v1/revocations",
+		`{"selector":{"type":"client","value":"demo-m2m"},"reason":"compromised","disable":true}`); code != http.StatusCreated || rec["status"] != "applied" {
+		t.Fatalf("revoke with disable on node 1: %d %v", code, rec)
+	}
+	if code, out := o2.ccToken("demo-m2m", "demo-m2m-secret", "api.read"); code != http.StatusUnauthorized {
+		t.Fatalf("node 2 answered %d %v for the client node 1 disabled; want 401 at once", code, out)
+	}
+	if code, out := o1.bearerPost(admin, "/api/v1/clients/demo-m2m/enable", ""); code != http.StatusOK {
+		t.Fatalf("enable: %d %v", code, out)
+	}
+	o2.mustToken("demo-m2m", "demo-m2m-secret", "api.read")
+	code, rot := o1.bearerPost(admin, "/api/v1/clients/demo-m2m/secret", "")
+	secret, _ := rot["client_secret"].(string)
+	if code != http.StatusOK || secret == "" {
+		t.Fatalf("rotate: %d %v", code, rot)
+	}
+	if code, _ := o2.ccToken("demo-m2m", "demo-m2m-secret", "api.read"); code != http.StatusUnauthorized {
+		t.Fatalf("node 2 accepted the rotated-out secret: %d", code)
+	}
+	o2.mustToken("demo-m2m", secret, "api.read")
 }

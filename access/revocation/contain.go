@@ -119,6 +119,9 @@ func (s *Service) forget(ctx context.Context, ev Event) {
 // status stays). A subject selector must name a machine identity: a user is suspended,
 // not disabled. Bad selectors are *identity.ValidationError and change nothing.
 func (s *Service) Disable(ctx context.Context, clients ClientStatusSetter, machines MachineStatusSetter, actor, key string, sel Selector, reason string) (Record, bool, error) {
+	if clients == nil || machines == nil {
+		return Record{}, false, errors.New("revocation: Disable needs the client registry and the directory")
+	}
 	sel.Type, sel.Value, reason = strings.TrimSpace(sel.Type), strings.TrimSpace(sel.Value), strings.TrimSpace(reason)
 	if err := checkRequest(sel, reason, key); err != nil {
 		return Record{}, false, err

@@ -11,8 +11,9 @@ import (
 
 // ClientCache is a ClientStore decorator that keeps ClientByID answers for a short TTL,
 // so that authenticating a gateway on every introspection does not query SQL. Writes
-// through it invalidate the entry at once; a change made on another node is seen within
-// the TTL (client definitions change rarely, and revocation has its own path).
+// through it invalidate the entry at once; a containment change (disable, secret
+// rotation) made on another node arrives as a fan-out event (Forget); any other change
+// made elsewhere is seen within the TTL.
 type ClientCache struct {
 	ClientStore
 	ttl time.Duration
@@ -74,6 +75,23 @@ func (c *ClientCache) CreateClient(ctx context.Context, cl Client) error {
 func (c *ClientCache) UpdateClient(ctx context.Context, cl Client) error {
 	c.forget(cl.ID)
 	return c.ClientStore.UpdateClient(ctx, cl)
+}
+
+// Forget drops the cached client id, or every client when all is set. The revocation
+// fan-out calls it (as a revocation.Listener) on every node for each event that names a
+// client or a subject: a client disabled or its secret rotated on one node is then
+// refused by every node at once, not after the TTL. Names that are no client id (a
+// user's) match nothing.
+func (c *ClientCache) Forget(id string, all bool) {
+	if all {
+		c.mu.Lock()
+		clear(c.entries)
+		c.mu.Unlock()
+		return
+	}
+	if id != "" {
+		c.forget(id)
+	}
 }
 
 func (c *ClientCache) forget(id string) {

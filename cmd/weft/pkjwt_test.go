@@ -151,4 +151,15 @@ clients:
 		t.Fatalf("empty secret: %d", resp.StatusCode)
 	}
 	resp.Body.Close()
+
+	// Disabled (here with the CLI, another process: the server replays the revocation
+	// from the durable log), the client is refused even with a valid assertion (M7).
+	o.cli.ok("", "client", "disable", "pkjwt-client")
+	eventually(t, "the disabled private_key_jwt client to be refused", func() bool {
+		code, _ := token(assertion(nil))
+		return code == 401
+	})
+	if code, body := token(assertion(nil)); code != 401 || body["error"] != "invalid_client" || body["access_token"] != nil {
+		t.Fatalf("a valid assertion of the disabled client: %d %v", code, body)
+	}
 }

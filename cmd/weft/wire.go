@@ -53,8 +53,11 @@ const (
 	roleCLI
 )
 
-// The gate's principal cache hears the fan-out's events.
-var _ revocation.Listener = (*gate.PrincipalCache)(nil)
+// The gate's principal cache and the client cache hear the fan-out's events.
+var (
+	_ revocation.Listener = (*gate.PrincipalCache)(nil)
+	_ revocation.Listener = (*access.ClientCache)(nil)
+)
 
 // cliActor is the actor of revocations and changes made by admin commands.
 const cliActor = "weft-cli"
@@ -165,7 +168,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, r role) (_ *app, 
 	a.directory = identity.NewDirectory(dirStore, db, hasher, a.revocations, a.transmitter)
 	// Clients are written through the cache, so a client the admin API creates is not
 	// hidden from the token endpoint by a cached "not found".
-	a.clients = access.NewClients(a.clientCache, dirStore, db, hasher).CheckPushURLsWith(a.outbound)
+	// The revocation service hears of every client disabled or rotated, whichever path
+	// does it, and revokes and tells every node.
+	a.clients = access.NewClients(a.clientCache, dirStore, db, hasher, a.revocations).CheckPushURLsWith(a.outbound)
 	a.applier = &apply.Applier{Directory: a.directory, Clients: a.clients}
 	return a, nil
 }
@@ -186,7 +191,9 @@ func (a *app) buildFanout(r role, subjects gate.Subjects) error {
 	if r == roleCLI {
 		node = "cli:" + node
 	}
-	f := &revocation.Fanout{Node: node, Log: a.revLog, Logger: a.log}
+	// The client cache hears every event, whatever the topology: a client disabled or
+	// its secret rotated must be refused at once, not after the cache's TTL.
+	f := &revocation.Fanout{Node: node, Log: a.revLog, Logger: a.log, Listeners: []revocation.Listener{a.clientCache}}
 	a.fanout, a.storage, a.principals = f, a.tokens, gate.DirectoryPrincipals{Subjects: subjects}
 	switch {
 	case cfg.DatabaseURL == "":
@@ -309,12 +316,13 @@ func newHTTP(a *app) (*surfaces, error) {
 		return nil, err
 	}
 	return &surfaces{
-		oauth:       h,
-		pages:       pages,
-		admin:       adm,
-		revocations: &revocationapi.Handler{Revocations: a.revocations, Gate: g, Users: a.directory, Admins: a.directory},
-		ssf:         &ssfapi.Handler{Transmitter: a.transmitter, Gate: g, Admins: a.directory},
-		outbox:      worker,
+		oauth: h,
+		pages: pages,
+		admin: adm,
+		revocations: &revocationapi.Handler{Revocations: a.revocations, Gate: g, Users: a.directory, Clients: a.clients,
+			Machines: a.directory, Admins: a.directory},
+		ssf:    &ssfapi.Handler{Transmitter: a.transmitter, Gate: g, Admins: a.directory},
+		outbox: worker,
 	}, nil
 }
 

@@ -1,6 +1,10 @@
 package identity
 
-import "testing"
+import (
+	"strings"
+	"testing"
+	"time"
+)
 
 func TestDetailProblem(t *testing.T) {
 	for _, tc := range []struct {
@@ -39,4 +43,33 @@ func TestKeyedLinkCoversRawDetail(t *testing.T) {
 	if l.keyedLink(a) == l.keyedLink(b) {
 		t.Fatal("two stored encodings share a link")
 	}
+}
+
+// BenchmarkAuditLink compares the link alone: the keyless SHA-256 over a re-encoded
+// detail (before) and the keyed HMAC-SHA256 over the stored bytes (now).
+//
+//	go test ./identity/ -run '^$' -bench AuditLink
+func BenchmarkAuditLink(b *testing.B) {
+	l, err := NewAuditLog(struct{ AuditStore }{}, struct{ Transactor }{}, AuditConfig{Keys: AuditKeys{Chain: make([]byte, 32), Checkpoint: append(make([]byte, 31), 1)}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	detail := map[string]any{"id": "0f9c2b1e-5b7a-4a39-9d1e-3c8e6f1a2b4d", "reason": "incident 4711", "suspend": true, "sessions": 2, "tokens": 5}
+	e := AuditEntry{Seq: 4711, At: time.Now().UTC(), Kind: "revocation", Actor: "soar-client", Subject: "subject:3b2f0c", Detail: detail,
+		RawDetail: `{"id":"0f9c2b1e-5b7a-4a39-9d1e-3c8e6f1a2b4d","reason":"incident 4711","sessions":2,"suspend":true,"tokens":5}`,
+		PrevHash:  strings.Repeat("ab", 32)}
+	b.Run("keyless-sha256", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := LegacyAuditHash(e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("keyed-hmac", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = l.keyedLink(e)
+		}
+	})
 }

@@ -398,3 +398,47 @@ func TestAuditLog_RemovedCheckpoints(t *testing.T) {
 		}
 	})
 }
+
+// RunCheckpoints writes one at start, one after each interval in which the log grew
+// (none while it did not), and a last one when it stops.
+func TestAuditLog_RunCheckpoints(t *testing.T) {
+	db := sqltest.Open(t, sqltest.SQLite)
+	anchor := identity.AuditHeadFile{Path: filepath.Join(t.TempDir(), "audit-head")}
+	log := auditLog(t, db, 0, anchor)
+	store := sqlstore.NewAudit(db)
+	count := func() int {
+		cps, err := store.AuditCheckpoints(context.Background(), 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(cps)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { log.RunCheckpoints(ctx, 20*time.Millisecond); close(done) }()
+	waitFor := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); count() < n; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d checkpoints, want %d", count(), n)
+			}
+		}
+	}
+	waitFor(1) // the seal, at start
+	time.Sleep(100 * time.Millisecond)
+	if n := count(); n != 1 {
+		t.Fatalf("%d checkpoints while the log did not grow", n)
+	}
+	record(t, log, 2)
+	waitFor(2)
+	record(t, log, 1)
+	cancel()
+	<-done
+	kept, ok, err := anchor.Load()
+	if err != nil || !ok || kept.Seq != 3 {
+		t.Fatalf("after stopping, the anchor holds %+v (%v, %v); want entry 3", kept, ok, err)
+	}
+	if rep := mustVerify(t, log); !rep.Intact() || rep.Newest.Seq != 3 {
+		t.Fatalf("verify = %+v", rep)
+	}
+}

@@ -1,7 +1,7 @@
 // Package identity is the spine of Weft: the directory of users, groups and machine
 // identities, and the rules that keep it consistent (normalised usernames, validated
 // emails, account status transitions, password credentials); login sessions and device
-// ids; the hash-chained audit log.
+// ids; the keyed, hash-chained audit log and its checkpoints.
 //
 // The package holds domain types, the storage interfaces it consumes (DirectoryStore,
 // SessionStore, AuditStore), and the services that apply the rules (Directory,

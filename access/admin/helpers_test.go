@@ -77,7 +77,7 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 	sessions := identity.NewSessions(sqlstore.NewSessions(db), time.Hour)
 	grants := fositestore.New(db, accsql.NewClients(db), fositestore.Options{})
 	revLog := accsql.NewRevocations(db)
-	audit := identity.NewAuditLog(sqlstore.NewAudit(db), db)
+	audit := sqltest.AuditLog(t, db)
 	revs, err := revocation.NewService(revocation.Deps{Store: revLog, Grants: grants, Lookup: noTokens{}, Sessions: sessions,
 		Subjects: store, Clients: lookup, Tx: db, Fanout: &revocation.Fanout{Node: "test", Log: revLog, Bus: revocation.LocalBus{}},
 		Audit: audit, Outbox: accsql.NewOutbox(db), Participants: grants, Signals: noSignals{}})

@@ -26,6 +26,9 @@ func TestBadInput(t *testing.T) {
 			{"wrong JSON type", "POST", "/api/v1/users", "application/json", `{"username":42}`, 400, "username"},
 			{"malformed JSON", "POST", "/api/v1/users", "application/json", `{"username":"eve",}`, 400, ""},
 			{"truncated JSON", "POST", "/api/v1/users", "application/json", `{"username":"eve"`, 400, ""},
+			// Which "status" counts depends on the parser: a WAF may keep the first (I7).
+			{"duplicate member", "POST", "/api/v1/users", "application/json", `{"username":"eve","status":"suspended","status":"active"}`, 400, "status"},
+			{"duplicate member in another case", "POST", "/api/v1/users", "application/json", `{"username":"eve","Username":"mallory"}`, 400, "Username"},
 			{"two objects", "POST", "/api/v1/users", "application/json", `{"username":"eve"}{"username":"mallory"}`, 400, ""},
 			{"array body", "POST", "/api/v1/users", "application/json", `[{"username":"eve"}]`, 400, ""},
 			{"null body", "PATCH", user, "application/json", `null`, 400, ""},

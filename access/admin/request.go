@@ -39,7 +39,7 @@ func renameField(err error, from, to string) error {
 }
 
 // decode reads a JSON object into v with httpserver.DecodeJSON (application/json
-// only, at most 1 MiB, no unknown fields, nothing after the object). A field to
+// only, at most 1 MiB, no unknown or repeated fields, nothing after the object). A field to
 // blame becomes a *identity.ValidationError, which renderValidation shows like
 // every other invalid field of this API; other bad input is a *httpserver.Problem.
 func decode(c echo.Context, v any) error {

@@ -56,6 +56,10 @@ func (e *FieldError) Error() string {
 //   - A member v does not declare, or a value of the wrong JSON type, is a
 //     *FieldError naming the field: a misspelt optional field must not be
 //     silently ignored.
+//   - A member named twice in one object is a *FieldError ("is given more than
+//     once"), also when the names differ only in case or escaping: encoding/json
+//     would keep the last and match struct fields case-insensitively, while a WAF
+//     or a SIEM reading the same body may keep the first.
 //
 // Problem details never quote the body: it may hold passwords or tokens.
 func DecodeJSON(c echo.Context, v any, limit int64) error {
@@ -82,6 +86,9 @@ func DecodeJSON(c echo.Context, v any, limit int64) error {
 	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
 		return badRequest("the request body must be a JSON object")
 	}
+	if err := duplicateMember(body); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -93,6 +100,78 @@ func DecodeJSON(c echo.Context, v any, limit int64) error {
 		return badRequest("the request body must hold exactly one JSON object")
 	}
 	return nil
+}
+
+// reasonDuplicate is the Reason of a member named twice in one object.
+const reasonDuplicate = "is given more than once"
+
+// duplicateMember walks body's tokens and returns a *FieldError for the first
+// member whose name (unescaped, folded to lower case: encoding/json matches struct
+// fields case-insensitively) repeats one earlier in the same object. Malformed JSON
+// is left to the decoder, which reports it with an offset.
+func duplicateMember(body []byte) error {
+	type object struct {
+		path  string
+		names map[string]bool
+		key   bool // the next token is a member name
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var (
+		stack []*object
+		last  string // the member name whose value comes next
+	)
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // io.EOF, or malformed: DecodeJSON's decoder says which
+		}
+		var top *object
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.key {
+			if name, ok := tok.(string); ok {
+				folded := strings.ToLower(name)
+				field := joinField(top.path, name)
+				if top.names[folded] {
+					return &FieldError{Field: field, Reason: reasonDuplicate}
+				}
+				top.names[folded], top.key, last = true, false, field
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			// A nested value's path: the member it is the value of, or for an array
+			// element the array's own path.
+			path := ""
+			if top != nil && top.names != nil {
+				path = last
+			} else if top != nil {
+				path = top.path
+			}
+			o := &object{path: path}
+			if tok == json.Delim('{') {
+				o.names, o.key = map[string]bool{}, true
+			}
+			stack = append(stack, o)
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		// A value ended: in an object, a name comes next.
+		if len(stack) > 0 && stack[len(stack)-1].names != nil {
+			stack[len(stack)-1].key = true
+		}
+	}
+}
+
+// joinField is path.name, the dotted form FieldError uses.
+func joinField(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
 }
 
 // decodeError turns a json error into a problem that says where, never what:

@@ -66,6 +66,15 @@ func TestDecodeJSON(t *testing.T) {
 		{name: "wrong type nested", ctype: "application/json", body: `{"inner":{"flag":"yes"}}`, status: 400, detail: `field "inner.flag" must be a boolean`, field: "inner.flag"},
 		{name: "wrong type object", ctype: "application/json", body: `{"inner":[]}`, status: 400, detail: `field "inner" must be an object`, field: "inner"},
 
+		// One member, two values: which one counts depends on the parser (I7).
+		{name: "duplicate member", ctype: "application/json", body: `{"name":"a","name":"` + secret + `"}`, status: 400, detail: `field "name" is given more than once`, field: "name"},
+		{name: "duplicate member differing in case", ctype: "application/json", body: `{"name":"a","Name":"b"}`, status: 400, detail: "more than once", field: "Name"},
+		{name: "duplicate member escaped", ctype: "application/json", body: `{"name":"a","\u006eame":"b"}`, status: 400, detail: "more than once", field: "name"},
+		{name: "duplicate nested member", ctype: "application/json", body: `{"inner":{"flag":true,"flag":false}}`, status: 400, detail: "more than once", field: "inner.flag"},
+		{name: "duplicate unknown member", ctype: "application/json", body: `{"x":1,"x":2}`, status: 400, detail: "more than once", field: "x"},
+		{name: "same name in sibling objects", ctype: "application/json", body: `{"name":"a","inner":{"name":1,"flag":true}}`, status: 400, detail: `unknown field "name"`, field: "name"},
+		{name: "same name at two levels", ctype: "application/json", body: `{"inner":{"flag":true},"name":"inner","tags":["name","name"]}`, status: 200},
+
 		{name: "exactly at the limit", ctype: "application/json", body: padded(decodeLimit), status: 200},
 		{name: "one byte over the limit", ctype: "application/json", body: padded(decodeLimit + 1), status: 413, detail: "at most 64 bytes"},
 		{name: "far over the limit", ctype: "application/json", body: padded(10 * decodeLimit), status: 413, detail: "at most 64 bytes"},
@@ -148,5 +157,29 @@ func TestDecodeJSON_ErrorTypes(t *testing.T) {
 	}
 	if p, ok := run(`[]`).(*Problem); !ok || p.Status != http.StatusBadRequest {
 		t.Errorf("array: %#v", p)
+	}
+}
+
+func TestDuplicateMember(t *testing.T) {
+	for _, tc := range []struct {
+		body  string
+		field string // "" = no duplicate
+	}{
+		{`{"a":1,"b":{"a":1},"c":[{"a":1},{"a":2}]}`, ""},
+		{`{"l":[{"a":1},{"a":1,"b":2,"a":3}]}`, "l.a"},
+		{`{"l":[[{"x":{"y":1,"y":2}}]]}`, "l.x.y"},
+		{`{"a":{},"b":[],"a":null}`, "a"},
+		{`{"k":"v","K":"w"}`, "K"},
+		{`{"a":1,"a"`, "a"},    // malformed after the duplicate: the duplicate is still named
+		{`{"a":1,,"a":2}`, ""}, // malformed before it: left to the decoder
+	} {
+		err := duplicateMember([]byte(tc.body))
+		fe, _ := err.(*FieldError)
+		switch {
+		case tc.field == "" && err != nil:
+			t.Errorf("%s: %v, want none", tc.body, err)
+		case tc.field != "" && (fe == nil || fe.Field != tc.field || fe.Reason != reasonDuplicate):
+			t.Errorf("%s: %#v, want duplicate %q", tc.body, err, tc.field)
+		}
 	}
 }

@@ -91,6 +91,12 @@ func LoadOrCreateKEKFile(path string) (kek []byte, created bool, err error) {
 	return kek, true, nil
 }
 
+// ReadKEKFile returns the key-encryption key kept in the file at path, under the same
+// rules as LoadOrCreateKEKFile, but never creates one: for readers (weft audit verify)
+// a new random key would only make everything it protects unreadable. A missing file
+// is an error that wraps fs.ErrNotExist.
+func ReadKEKFile(path string) ([]byte, error) { return readKEKFile(path) }
+
 func readKEKFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {

@@ -132,7 +132,7 @@ func newEnv(t *testing.T, b sqltest.Backend, opts ...password.Option) *env {
 		})
 		storage = f.Cache
 	}
-	audit := identity.NewAuditLog(sqlstore.NewAudit(db), db)
+	audit := sqltest.AuditLog(t, db)
 	// No account observer: suspending a user here does not revoke its tokens, so the
 	// endpoints' own checks of the user's status are what the tests see.
 	dir := identity.NewDirectory(dirStore, db, hasher)

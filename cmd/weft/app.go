@@ -85,6 +85,11 @@ func openDB(ctx context.Context, cfg Config, log *slog.Logger, mode schemaMode) 
 // withApp loads configuration, wires the app for one admin command and closes it after.
 // Admin commands log only warnings and errors, to stderr, so stdout stays parseable.
 func (c *cli) withApp(ctx context.Context, fn func(a *app) error) error {
+	return c.withAppAs(ctx, roleCLI, fn)
+}
+
+// withAppAs is withApp for a command in role r (roleCLI or roleAuditor).
+func (c *cli) withAppAs(ctx context.Context, r role, fn func(a *app) error) error {
 	cfg, err := c.config()
 	if err != nil {
 		return err
@@ -93,7 +98,7 @@ func (c *cli) withApp(ctx context.Context, fn func(a *app) error) error {
 	if quiet.LogLevel == "info" || quiet.LogLevel == "debug" {
 		quiet.LogLevel = "warn"
 	}
-	a, err := newApp(ctx, cfg, newLogger(quiet, c.stderr), roleCLI)
+	a, err := newApp(ctx, cfg, newLogger(quiet, c.stderr), r)
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,9 @@ func newCLIEnv(t *testing.T, b sqltest.Backend) *cliEnv {
 		"WEFT_ARGON2_MEMORY_KIB=8192", "WEFT_ARGON2_THREADS=1",
 	}
 	if b == sqltest.Postgres {
-		env = append(env, "WEFT_DATABASE_URL="+sqltest.PostgresURL(t))
+		// Nodes and admin commands on PostgreSQL share a configured KEK (it keys the
+		// audit chain every command may write to).
+		env = append(env, "WEFT_DATABASE_URL="+sqltest.PostgresURL(t), "WEFT_KEY_ENCRYPTION_KEY="+testKEK)
 	}
 	return &cliEnv{t: t, environ: env}
 }

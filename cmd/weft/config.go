@@ -113,7 +113,7 @@ var settings = []setting{
 	{"argon2_threads", "WEFT_ARGON2_THREADS", "argon2-threads", "2",
 		"argon2id parallelism (lanes) per password hash, 1 to 64"},
 	{"key_encryption_key", "WEFT_KEY_ENCRYPTION_KEY", "key-encryption-key", "",
-		"Base64 of 32 random bytes (openssl rand -base64 32) that encrypts signing keys at rest and derives the token HMAC secret; every node must share it; required with PostgreSQL; empty on SQLite generates data_dir/kek"},
+		"Base64 of 32 random bytes (openssl rand -base64 32) that encrypts signing keys at rest and derives the token HMAC secret and the audit chain keys; every node and admin command must share it; required with PostgreSQL; empty on SQLite generates data_dir/kek"},
 	{"access_token_ttl", "WEFT_ACCESS_TOKEN_TTL", "access-token-ttl", "10m",
 		"Lifetime of access tokens, 1m to 24h"},
 	{"refresh_token_ttl", "WEFT_REFRESH_TOKEN_TTL", "refresh-token-ttl", "720h",

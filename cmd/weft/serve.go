@@ -39,6 +39,11 @@ when the directory is empty, and stops gracefully on SIGTERM or SIGINT.`,
 	}
 }
 
+// auditCheckpointInterval bounds how long entries can follow the newest audit
+// checkpoint kept outside the database (Record also writes one every
+// identity.DefaultCheckpointEvery entries).
+const auditCheckpointInterval = time.Minute
+
 // serve runs until ctx ends. ready, if set, receives the bound address (tests use port 0).
 func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Addr)) error {
 	log.Info("starting weft", "version", buildVersion(), "config", cfg.Redacted())
@@ -114,6 +119,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Add
 	api.revocations.Register(e)
 	api.ssf.Register(e)
 	workers.Go(func() error { housekeeping(wctx, a, log); return nil })
+	// Checkpoints of the audit chain at start, every minute it grew and at shutdown,
+	// into the database, data_dir/audit-head and the log.
+	workers.Go(func() error { a.audit.RunCheckpoints(wctx, auditCheckpointInterval); return nil })
 	workers.Go(func() error { api.outbox.Run(wctx, time.Second); return nil })
 	err = httpserver.Serve(ctx, e, cfg.Listen, cfg.ShutdownTimeout, func(addr net.Addr) {
 		log.Info("listening", "addr", addr.String(), "issuer", cfg.Issuer)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"path/filepath"
@@ -51,6 +52,10 @@ type role int
 const (
 	roleServer role = iota
 	roleCLI
+	// roleAuditor is an admin command that reads the audit log (weft audit): it needs
+	// the key-encryption key the chain was keyed with and never generates one, since a
+	// new key would only make every link look forged.
+	roleAuditor
 )
 
 // The gate's principal cache and the client cache hear the fan-out's events.
@@ -66,6 +71,7 @@ const cliActor = "weft-cli"
 type app struct {
 	cfg    Config
 	log    *slog.Logger
+	node   string // this process's name in receipts, on the bus and in audit checkpoints
 	db     *sqlstore.DB
 	rdb    *redis.Client // nil without Redis
 	hasher *password.Hasher
@@ -108,12 +114,24 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, r role) (_ *app, 
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, db: db, hasher: hasher, audit: newAuditLog(db)}
+	a := &app{cfg: cfg, log: log, node: cfg.nodeName(), db: db, hasher: hasher}
+	if r != roleServer {
+		a.node = "cli:" + a.node
+	}
 	defer func() {
 		if err != nil {
 			_ = a.Close()
 		}
 	}()
+	// Every process that writes the audit log keys its links with the KEK (a CLI
+	// command too: it revokes and applies), so every role needs it.
+	kek, err := loadKEKFor(cfg, log, r)
+	if err != nil {
+		return nil, err
+	}
+	if a.audit, err = newAuditLog(a, kek, r); err != nil {
+		return nil, err
+	}
 	if cfg.RedisURL != "" {
 		opts, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil { // Validate parsed it already; keep the guard for safety
@@ -128,14 +146,14 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, r role) (_ *app, 
 	a.tokens = fositestore.New(db, a.clientCache, fositestore.Options{})
 	a.outbox = accsql.NewOutbox(db)
 	a.revLog = accsql.NewRevocations(db)
-	if err := a.buildFanout(r, dirStore); err != nil {
+	if err := a.buildFanout(r, dirStore, kek); err != nil {
 		return nil, err
 	}
 
 	var lookup revocation.TokenLookup = cliTokens{}
 	sign := access.JWTSigner(cliSign)
 	if r == roleServer {
-		if err := a.buildProvider(ctx); err != nil {
+		if err := a.buildProvider(ctx, kek); err != nil {
 			return nil, err
 		}
 		lookup, sign = a.provider, a.keys.SignJWT
@@ -185,12 +203,9 @@ func (a *app) Close() error {
 }
 
 // buildFanout wires this process's part in the revocation fabric.
-func (a *app) buildFanout(r role, subjects gate.Subjects) error {
+func (a *app) buildFanout(r role, subjects gate.Subjects, kek []byte) error {
 	cfg := a.cfg
-	node := cfg.nodeName()
-	if r == roleCLI {
-		node = "cli:" + node
-	}
+	node := a.node
 	// The client cache hears every event, whatever the topology: a client disabled or
 	// its secret rotated must be refused at once, not after the cache's TTL.
 	f := &revocation.Fanout{Node: node, Log: a.revLog, Logger: a.log, Listeners: []revocation.Listener{a.clientCache}}
@@ -205,10 +220,6 @@ func (a *app) buildFanout(r role, subjects gate.Subjects) error {
 		// Several nodes: revocations travel on Redis pub/sub; a server serves its cache
 		// only while it is fresh on the bus. A CLI command publishes and hears the
 		// acknowledgements like a server would.
-		kek, err := loadKEK(cfg, a.log)
-		if err != nil {
-			return err
-		}
 		busKey, err := keys.BusKey(kek)
 		if err != nil {
 			return err
@@ -240,12 +251,8 @@ func (a *app) buildFanout(r role, subjects gate.Subjects) error {
 }
 
 // buildProvider loads the signing keys and composes fosite over the node's storage.
-func (a *app) buildProvider(ctx context.Context) error {
+func (a *app) buildProvider(ctx context.Context, kek []byte) error {
 	cfg := a.cfg
-	kek, err := loadKEK(cfg, a.log)
-	if err != nil {
-		return err
-	}
 	km, err := keys.New(keysql.New(a.db), a.db, keys.Config{KEK: kek, Logger: a.log, Refresh: cfg.SigningKeysRefresh})
 	if err != nil {
 		return err
@@ -338,6 +345,39 @@ func (cliTokens) IntrospectToken(context.Context, string, fosite.TokenUse, fosit
 // the server's outbox signs them when it delivers them.
 func cliSign(context.Context, map[string]any, string) (string, error) {
 	return "", errors.New("admin commands do not sign: the server signs security events when it delivers them")
+}
+
+// loadKEKFor returns the key-encryption key for a process in role r: loadKEK's, except
+// that an auditor never generates one and says clearly what it needs instead.
+func loadKEKFor(cfg Config, log *slog.Logger, r role) ([]byte, error) {
+	if r != roleAuditor || cfg.KeyEncryptionKey != "" {
+		return loadKEK(cfg, log)
+	}
+	const need = "the audit log is verified with the key-encryption key it was keyed with"
+	if cfg.DatabaseURL != "" {
+		return nil, fmt.Errorf("%w: %s: set WEFT_KEY_ENCRYPTION_KEY (key_encryption_key)", errConfig, need)
+	}
+	path := filepath.Join(cfg.DataDir, "kek")
+	kek, err := keys.ReadKEKFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s, and %s does not exist: restore it from a backup, or set WEFT_KEY_ENCRYPTION_KEY", errConfig, need, path)
+	}
+	return kek, err
+}
+
+// newAuditLog builds the keyed audit log of a process in role r. Its checkpoints are
+// also kept in data_dir/audit-head, except by an admin command on PostgreSQL, whose
+// data directory is not a server's.
+func newAuditLog(a *app, kek []byte, r role) (*identity.AuditLog, error) {
+	ks, err := keys.AuditKeys(kek)
+	if err != nil {
+		return nil, err
+	}
+	cfg := identity.AuditConfig{Keys: ks, Node: a.node, Logger: a.log}
+	if r != roleCLI || a.cfg.DatabaseURL == "" {
+		cfg.Anchor = identity.AuditHeadFile{Path: filepath.Join(a.cfg.DataDir, "audit-head")}
+	}
+	return identity.NewAuditLog(sqlstore.NewAudit(a.db), a.db, cfg)
 }
 
 // loadKEK returns the key-encryption key: from configuration, or on the embedded

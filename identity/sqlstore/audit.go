@@ -29,13 +29,16 @@ type auditRow struct {
 
 func (auditRow) TableName() string { return "audit_log" }
 
-func (r auditRow) entry() (identity.AuditEntry, error) {
-	e := identity.AuditEntry{Seq: r.Seq, At: r.At.UTC(), Kind: r.Kind, Actor: r.Actor, Subject: r.Subject, PrevHash: r.PrevHash, Hash: r.Hash}
+// entry maps r; the detail is kept verbatim in RawDetail (the link covers those
+// bytes) and parsed leniently into Detail for display: a detail that does not parse
+// is Verify's to report, not hidden here.
+func (r auditRow) entry() identity.AuditEntry {
+	e := identity.AuditEntry{Seq: r.Seq, At: r.At.UTC(), Kind: r.Kind, Actor: r.Actor, Subject: r.Subject,
+		RawDetail: r.Detail, PrevHash: r.PrevHash, Hash: r.Hash}
 	if err := json.Unmarshal([]byte(r.Detail), &e.Detail); err != nil {
-		// Unreadable detail is reported by Verify as a hash mismatch, not hidden here.
 		e.Detail = map[string]any{"unreadable": r.Detail}
 	}
-	return e, nil
+	return e
 }
 
 // LastAudit implements identity.AuditStore.
@@ -44,16 +47,12 @@ func (s *Audit) LastAudit(ctx context.Context) (identity.AuditEntry, error) {
 	if err := s.db.Conn(ctx).Order("seq DESC").Limit(1).Take(&r).Error; err != nil {
 		return identity.AuditEntry{}, TranslateError(err)
 	}
-	return r.entry()
+	return r.entry(), nil
 }
 
 // AppendAudit implements identity.AuditStore.
 func (s *Audit) AppendAudit(ctx context.Context, e identity.AuditEntry) error {
-	d, err := json.Marshal(e.Detail)
-	if err != nil {
-		return err
-	}
-	r := auditRow{Seq: e.Seq, At: e.At.UTC(), Kind: e.Kind, Actor: e.Actor, Subject: e.Subject, Detail: string(d), PrevHash: e.PrevHash, Hash: e.Hash}
+	r := auditRow{Seq: e.Seq, At: e.At.UTC(), Kind: e.Kind, Actor: e.Actor, Subject: e.Subject, Detail: e.RawDetail, PrevHash: e.PrevHash, Hash: e.Hash}
 	return TranslateError(s.db.Conn(ctx).Create(&r).Error)
 }
 
@@ -65,8 +64,38 @@ func (s *Audit) AuditAfter(ctx context.Context, after int64, limit int) ([]ident
 	}
 	out := make([]identity.AuditEntry, 0, len(rows))
 	for _, r := range rows {
-		e, _ := r.entry()
-		out = append(out, e)
+		out = append(out, r.entry())
+	}
+	return out, nil
+}
+
+type auditCheckpointRow struct {
+	ID          int64 `gorm:"primaryKey"`
+	Seq         int64
+	Head        string
+	LegacyUntil int64
+	At          time.Time
+	Node        string
+	MAC         string `gorm:"column:mac"`
+}
+
+func (auditCheckpointRow) TableName() string { return "audit_checkpoints" }
+
+// AppendAuditCheckpoint implements identity.AuditStore.
+func (s *Audit) AppendAuditCheckpoint(ctx context.Context, c identity.AuditCheckpoint) error {
+	r := auditCheckpointRow{Seq: c.Seq, Head: c.Head, LegacyUntil: c.LegacyUntil, At: c.At.UTC(), Node: c.Node, MAC: c.MAC}
+	return TranslateError(s.db.Conn(ctx).Create(&r).Error)
+}
+
+// AuditCheckpoints implements identity.AuditStore.
+func (s *Audit) AuditCheckpoints(ctx context.Context, after int64, limit int) ([]identity.AuditCheckpoint, error) {
+	var rows []auditCheckpointRow
+	if err := s.db.Conn(ctx).Where("id > ?", after).Order("id").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, TranslateError(err)
+	}
+	out := make([]identity.AuditCheckpoint, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, identity.AuditCheckpoint{ID: r.ID, Seq: r.Seq, Head: r.Head, LegacyUntil: r.LegacyUntil, At: r.At.UTC(), Node: r.Node, MAC: r.MAC})
 	}
 	return out, nil
 }

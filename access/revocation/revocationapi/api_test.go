@@ -113,6 +113,10 @@ func TestRevocations_BadRequest(t *testing.T) {
 			{name: "trailing object", body: valid + `{"extra":1}`, want: 400},
 			{name: "trailing text", body: valid + ` trailing`, want: 400},
 			{name: "trailing bracket", body: valid + `]`, want: 400},
+			// Which value counts depends on the parser: a WAF or SIEM may read the first (I7).
+			{name: "duplicate member", body: `{"selector":{"type":"subject","value":"` + alice.ID + `"},"reason":"x","reason":"y"}`, want: 400, field: "reason"},
+			{name: "duplicate selector value", body: `{"selector":{"type":"subject","value":"nobody","value":"` + alice.ID + `"},"reason":"x"}`, want: 400, field: "selector.value"},
+			{name: "duplicate in another case", body: `{"selector":{"type":"subject","value":"` + alice.ID + `"},"reason":"x","Suspend":true,"suspend":false}`, want: 400, field: "suspend"},
 			{name: "unknown field", body: `{"selector":{"type":"subject","value":"` + alice.ID + `"},"reason":"x","scope":"all"}`, want: 400, field: "scope"},
 			{name: "unknown selector field", body: `{"selector":{"type":"subject","value":"` + alice.ID + `","tenant":"t"},"reason":"x"}`, want: 400, field: "tenant"},
 			{name: "selector not an object", body: `{"selector":"subject:` + alice.ID + `","reason":"x"}`, want: 400, field: "selector"},

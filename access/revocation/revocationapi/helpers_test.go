@@ -112,7 +112,7 @@ func newEnvWithBus(t *testing.T, b sqltest.Backend, bus revocation.Bus) *env {
 	sessions := identity.NewSessions(sqlstore.NewSessions(db), time.Hour)
 	grants := fositestore.New(db, accsql.NewClients(db), fositestore.Options{})
 	revLog := accsql.NewRevocations(db)
-	audit := identity.NewAuditLog(sqlstore.NewAudit(db), db)
+	audit := sqltest.AuditLog(t, db)
 	revs, err := revocation.NewService(revocation.Deps{Store: revLog, Grants: grants, Lookup: storeLookup{grants}, Sessions: sessions,
 		Subjects: store, Clients: lookup, Tx: db, Fanout: &revocation.Fanout{Node: node, Log: revLog, Bus: bus},
 		Audit: audit, Outbox: accsql.NewOutbox(db), Participants: grants, Signals: noSignals{}})

@@ -9,6 +9,7 @@
 package sqltest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -22,6 +23,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx" for schema setup
 
+	"github.com/weft-fabric/weft/identity"
 	"github.com/weft-fabric/weft/identity/sqlstore"
 )
 
@@ -177,4 +179,18 @@ func Snapshot(t testing.TB, db *sql.DB, tables ...string) map[string][]string {
 		}
 	}
 	return out
+}
+
+// AuditKeys are fixed audit chain keys for tests (in production they are derived
+// from the key-encryption key).
+var AuditKeys = identity.AuditKeys{Chain: bytes.Repeat([]byte{0xa1}, 32), Checkpoint: bytes.Repeat([]byte{0xc2}, 32)}
+
+// AuditLog is the keyed audit log over db, with AuditKeys and no anchor.
+func AuditLog(t testing.TB, db *sqlstore.DB) *identity.AuditLog {
+	t.Helper()
+	l, err := identity.NewAuditLog(sqlstore.NewAudit(db), db, identity.AuditConfig{Keys: AuditKeys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }

@@ -3,6 +3,7 @@ package throttle
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,9 +34,13 @@ var DefaultClientAuthLimits = ClientAuthLimits{PerClient: PerMinute(60), PerIP: 
 // cached correct verdict never reserves at all, so a caller that has proved its secret
 // is never slowed by someone else's wrong ones.
 type ClientAuth struct {
-	store Store
-	lim   ClientAuthLimits
+	store   Store
+	lim     ClientAuthLimits
+	refused atomic.Int64
 }
+
+// Refused is how many checks were refused since start (a metric).
+func (g *ClientAuth) Refused() int64 { return g.refused.Load() }
 
 // NewClientAuth returns the client authentication throttle over s.
 func NewClientAuth(s Store, l ClientAuthLimits) (*ClientAuth, error) {
@@ -55,7 +60,11 @@ func NewClientAuth(s Store, l ClientAuthLimits) (*ClientAuth, error) {
 // behind the check): then only the client's bucket counts.
 func (g *ClientAuth) Reserve(ctx context.Context, clientID, ip string) (*Reservation, error) {
 	if ip == "" {
-		return reserve(ctx, g.store, take{key("client", clientID), g.lim.PerClient})
+		r, err := reserve(ctx, g.store, take{key("client", clientID), g.lim.PerClient})
+		if errors.Is(err, ErrRefused) {
+			g.refused.Add(1)
+		}
+		return r, err
 	}
 	addr := AddressKey(ip)
 	known, err := g.store.Marked(ctx, key("client-ok", clientID, addr))
@@ -67,6 +76,9 @@ func (g *ClientAuth) Reserve(ctx context.Context, clientID, ip string) (*Reserva
 		r, err = reserve(ctx, g.store, take{key("client-ip", clientID, addr), g.lim.PerIP})
 	} else {
 		r, err = reserve(ctx, g.store, take{key("client", clientID), g.lim.PerClient}, take{key("ip", addr), g.lim.PerIP})
+	}
+	if errors.Is(err, ErrRefused) {
+		g.refused.Add(1)
 	}
 	if err != nil {
 		return nil, err

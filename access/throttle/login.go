@@ -3,6 +3,7 @@ package throttle
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 )
 
@@ -38,9 +39,13 @@ const firstDelay = 100 * time.Millisecond
 
 // Login throttles the login form.
 type Login struct {
-	store Store
-	lim   LoginLimits
+	store   Store
+	lim     LoginLimits
+	refused atomic.Int64
 }
+
+// Refused is how many attempts were refused since start (a metric).
+func (g *Login) Refused() int64 { return g.refused.Load() }
 
 // NewLogin returns the login throttle over s.
 func NewLogin(s Store, l LoginLimits) (*Login, error) {
@@ -71,6 +76,9 @@ func (g *Login) Reserve(ctx context.Context, account, ip, device string) (*Login
 	r, err := reserve(ctx, g.store, take{key("login-ip", addr), g.lim.PerIP},
 		take{key("login-account-ip", account, addr), g.lim.PerAccountIP})
 	if err != nil {
+		if errors.Is(err, ErrRefused) {
+			g.refused.Add(1)
+		}
 		return nil, err
 	}
 	a := &LoginAttempt{Reservation: r}

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/weft-fabric/weft/access/httpserver"
+	"github.com/weft-fabric/weft/access/throttle"
 	"github.com/weft-fabric/weft/identity"
 	"github.com/weft-fabric/weft/identity/password"
 )
@@ -84,6 +85,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Add
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewDBStatsCollector(a.db.SQL(), string(a.db.Dialect())))
 	registerHashingMetrics(reg, a.hasher)
+	registerThrottleMetrics(reg, a, api.logins)
 	e := httpserver.New(httpserver.Options{
 		Logger:   log,
 		Registry: reg,
@@ -167,6 +169,24 @@ func housekeeping(ctx context.Context, a *app, log *slog.Logger) {
 				log.Warn("pruning retired signing keys failed", "error", err)
 			}
 		}
+	}
+}
+
+// registerThrottleMetrics exposes how many failures the throttles refused, and how
+// often the shared (Redis) store failed and the node counted on its own.
+func registerThrottleMetrics(reg prometheus.Registerer, a *app, logins *throttle.Login) {
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "weft_throttle_refused_total",
+			Help: "Attempts refused (429) by a throttle without being checked.", ConstLabels: prometheus.Labels{"kind": "client_auth"}},
+			func() float64 { return float64(a.clientThrottle.Refused()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "weft_throttle_refused_total",
+			Help: "Attempts refused (429) by a throttle without being checked.", ConstLabels: prometheus.Labels{"kind": "login"}},
+			func() float64 { return float64(logins.Refused()) }),
+	)
+	if a.throttleShared != nil {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "weft_throttle_store_errors_total",
+			Help: "Throttle operations the shared store (Redis) failed, counted on this node instead."},
+			func() float64 { return float64(a.throttleShared.Errors()) }))
 	}
 }
 

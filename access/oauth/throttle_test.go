@@ -11,6 +11,7 @@ import (
 
 	"github.com/weft-fabric/weft/access"
 	"github.com/weft-fabric/weft/access/throttle"
+	"github.com/weft-fabric/weft/identity/password"
 )
 
 var strictLimits = throttle.ClientAuthLimits{PerClient: throttle.Limit{Rate: 1, Period: time.Hour, Burst: 10},
@@ -92,5 +93,29 @@ func TestClientAuth_ThrottleDoesNotTellClientIDsApart(t *testing.T) {
 	// Another address is not held back by these failures while the client ids have room.
 	if r := en.formFrom("203.0.113.3", access.PathToken, cc, m2mID, m2mSecret); r.code != http.StatusOK {
 		t.Fatalf("the right secret from another address: %s", r)
+	}
+}
+
+// fosite's introspection drops the hasher's error; the endpoint still answers a
+// saturated hashing pool with 503 temporarily_unavailable, never with a 401 that would
+// tell a gateway its secret is wrong.
+func TestIntrospect_BusyHashingIs503(t *testing.T) {
+	en := newEnvWith(t, "sqlite", roomyLimits, password.WithPool(1, time.Millisecond))
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		codes = map[string]int{}
+	)
+	for i := range 24 {
+		wg.Go(func() {
+			r := en.form(access.PathIntrospect, url.Values{"token": {"x"}}, gatewayID, fmt.Sprintf("wrong-%d", i))
+			mu.Lock()
+			defer mu.Unlock()
+			codes[fmt.Sprintf("%d %v %s", r.code, r.json()["error"], r.header.Get("Retry-After"))]++
+		})
+	}
+	wg.Wait()
+	if len(codes) != 2 || codes["503 temporarily_unavailable 1"] == 0 || codes["401 request_unauthorized "] == 0 {
+		t.Fatalf("answers to a flood of introspections: %v; want 401s (checked) and 503s with Retry-After (shed)", codes)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/labstack/echo/v4"
@@ -25,6 +26,9 @@ type authAttempt struct {
 	// hashing was busy). fosite's introspection drops the hasher's error, so the
 	// endpoint takes it from here.
 	undecided atomic.Pointer[error]
+
+	mu  sync.Mutex
+	res *throttle.Reservation // the request's one reservation, taken by its first uncached check
 }
 
 type attemptKey struct{}
@@ -51,6 +55,20 @@ func attemptFrom(ctx context.Context) *authAttempt {
 func (a *authAttempt) checked() {
 	if a != nil {
 		a.compared.Store(true)
+	}
+}
+
+// succeeded gives the request's reservation back, if it took one: one of its checks
+// found the secret right.
+func (a *authAttempt) succeeded(ctx context.Context) {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.res != nil {
+		_ = a.res.Succeeded(ctx)
+		a.res = nil
 	}
 }
 

@@ -63,6 +63,12 @@ func cacheKey(hash, secret []byte) [32]byte {
 
 // Compare implements fosite.Hasher: nil when secret matches hash; a
 // *throttle.RefusedError when the check was refused without hashing.
+//
+// fosite may call it more than once for one request (a client's current secret, then
+// the one a rotation replaced): the request reserves once, on its first check that is
+// not a cached correct secret, and any check of it that succeeds gives the reservation
+// back, so a client still using its previous secret during the overlap is never
+// counted as failing.
 func (v *SecretVerifier) Compare(ctx context.Context, hash, secret []byte) error {
 	if len(hash) == 0 {
 		return ErrSecretMismatch // public client or no secret: nothing can match
@@ -76,17 +82,10 @@ func (v *SecretVerifier) Compare(ctx context.Context, hash, secret []byte) error
 	wrongUntil, wrong := v.wrong[k]
 	v.mu.Unlock()
 	if right && now.Before(rightUntil) {
+		att.succeeded(ctx)
 		return nil
 	}
-	var client, ip string
-	if att != nil {
-		client, ip = att.client, att.ip
-	} else {
-		// No request told who is asking: the stored hash stands for the client.
-		sum := sha256.Sum256(hash)
-		client = "hash:" + hex.EncodeToString(sum[:16])
-	}
-	res, err := v.throttle.Reserve(ctx, client, ip)
+	res, err := v.reserve(ctx, att, hash)
 	if err != nil {
 		return att.undecidedBy(err)
 	}
@@ -104,7 +103,11 @@ func (v *SecretVerifier) Compare(ctx context.Context, hash, secret []byte) error
 		return ErrSecretMismatch // a malformed stored hash never authenticates
 	}
 	if err == nil {
-		_ = res.Succeeded(ctx) // a store failure is the fallback's to report
+		if att != nil {
+			att.succeeded(ctx)
+		} else {
+			_ = res.Succeeded(ctx) // a store failure is the fallback's to report
+		}
 		v.store(v.right, k, now)
 		return nil
 	}
@@ -112,6 +115,29 @@ func (v *SecretVerifier) Compare(ctx context.Context, hash, secret []byte) error
 	// argon2id run, not one per retry.
 	v.store(v.wrong, k, now)
 	return ErrSecretMismatch
+}
+
+// reserve returns the request's reservation, taking it on the first call. Without a
+// request (att nil) each check reserves on its own, for the client its stored hash
+// stands for.
+func (v *SecretVerifier) reserve(ctx context.Context, att *authAttempt, hash []byte) (*throttle.Reservation, error) {
+	if att == nil {
+		sum := sha256.Sum256(hash)
+		return v.throttle.Reserve(ctx, "hash:"+hex.EncodeToString(sum[:16]), "")
+	}
+	att.mu.Lock()
+	defer att.mu.Unlock()
+	if p := att.undecided.Load(); p != nil {
+		return nil, *p // refused or busy already: the request is answered as such
+	}
+	if att.res == nil {
+		res, err := v.throttle.Reserve(ctx, att.client, att.ip)
+		if err != nil {
+			return nil, err
+		}
+		att.res = res
+	}
+	return att.res, nil
 }
 
 func (v *SecretVerifier) store(m map[[32]byte]time.Time, k [32]byte, now time.Time) {

@@ -2,6 +2,8 @@ package access
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -50,6 +52,42 @@ const (
 	maxScopes          = 64
 )
 
+// ClientStatus says whether a client may authenticate.
+type ClientStatus string
+
+const (
+	// ClientActive clients authenticate and get tokens.
+	ClientActive ClientStatus = "active"
+	// ClientDisabled clients are refused at every endpoint that authenticates a client
+	// (token, introspection, revocation, private_key_jwt too) and their tokens are
+	// inactive, until they are enabled again.
+	ClientDisabled ClientStatus = "disabled"
+)
+
+// ParseClientStatus accepts active and disabled.
+func ParseClientStatus(s string) (ClientStatus, error) {
+	switch ClientStatus(s) {
+	case ClientActive, ClientDisabled:
+		return ClientStatus(s), nil
+	}
+	return "", invalid("status", "must be active or disabled")
+}
+
+// Secret rotation limits.
+const (
+	// MaxSecretOverlap caps how long a rotated-out secret keeps working: long enough to
+	// roll a new secret out to every instance of a service, short enough that a leaked
+	// secret an administrator rotates away does not stay useful for long.
+	MaxSecretOverlap = 7 * 24 * time.Hour
+	// generatedSecretBytes of randomness in a secret Weft generates (256 bits).
+	generatedSecretBytes = 32
+)
+
+// ErrClientDisabled is returned when a disabled client is looked up for
+// authentication; it is an identity.ErrNotFound, so that every path that needs the
+// client (authentication, loading its tokens) refuses as for an unknown one.
+var ErrClientDisabled = fmt.Errorf("the client is disabled: %w", identity.ErrNotFound)
+
 // Client is an OAuth client definition. SecretHash is an argon2id PHC string; the
 // secret itself is never stored.
 type Client struct {
@@ -88,8 +126,23 @@ type Client struct {
 	// BackchannelLogoutURI receives OIDC Back-Channel Logout tokens when a session
 	// the client took part in ends.
 	BackchannelLogoutURI string
-	CreatedAt            time.Time
-	UpdatedAt            time.Time
+	// Status is ClientActive or ClientDisabled ("" reads as active).
+	Status ClientStatus
+	// PreviousSecretHash is the hash of the secret a rotation replaced, accepted until
+	// PreviousSecretExpiresAt (the overlap the administrator asked for); empty when the
+	// rotation had no overlap.
+	PreviousSecretHash      string
+	PreviousSecretExpiresAt time.Time
+	CreatedAt               time.Time
+	UpdatedAt               time.Time
+}
+
+// Disabled reports whether the client is disabled.
+func (c Client) Disabled() bool { return c.Status == ClientDisabled }
+
+// PreviousSecretValid reports whether the secret a rotation replaced still works at now.
+func (c Client) PreviousSecretValid(now time.Time) bool {
+	return c.PreviousSecretHash != "" && now.Before(c.PreviousSecretExpiresAt)
 }
 
 // ClientStore persists clients. Errors use the identity sentinels: ErrNotFound,
@@ -129,22 +182,54 @@ type ClientSpec struct {
 	MachineIdentityID string // optional; needs client_credentials
 
 	BackchannelLogoutURI string
+
+	// Status is "" (a new client is active; an existing one keeps its status, as a
+	// fabric file that does not mention it expects), active or disabled.
+	Status ClientStatus
+}
+
+// ClientObserver learns of client containment inside the transaction that makes it, so
+// that what it does (revoking a disabled client's tokens, telling every node to drop
+// what it cached about the client) commits or rolls back with the change. An error it
+// returns undoes the change. The revocation service implements it.
+type ClientObserver interface {
+	// ClientStatusChanged is called after c's status moved from from to c.Status.
+	ClientStatusChanged(ctx context.Context, c Client, from ClientStatus) error
+	// ClientSecretRotated is called after c's secret was replaced by a rotation; c's
+	// PreviousSecretHash and PreviousSecretExpiresAt say how long the old one works.
+	ClientSecretRotated(ctx context.Context, c Client) error
 }
 
 // Clients is the client registry service.
 type Clients struct {
-	store  ClientStore
-	users  identity.UserStore
-	tx     identity.Transactor
-	hasher *password.Hasher
-	now    func() time.Time
+	store     ClientStore
+	users     identity.UserStore
+	tx        identity.Transactor
+	hasher    *password.Hasher
+	now       func() time.Time
+	observers []ClientObserver
+	// pushURLs checks back-channel logout URIs beyond their syntax; nil checks the
+	// syntax only (tests of unrelated behaviour). cmd/weft always sets it.
+	pushURLs PushURLChecker
 }
 
-// NewClients builds the registry. users is used to check owners.
-func NewClients(store ClientStore, users identity.UserStore, tx identity.Transactor, hasher *password.Hasher) *Clients {
-	return &Clients{store: store, users: users, tx: tx, hasher: hasher,
+// CheckPushURLsWith makes Apply refuse back-channel logout URIs that chk refuses
+// (access/outbound.Guard: hosts that resolve to internal addresses). It returns c.
+func (c *Clients) CheckPushURLsWith(chk PushURLChecker) *Clients {
+	c.pushURLs = chk
+	return c
+}
+
+// NewClients builds the registry. users is used to check owners; observers hear of
+// every status change and secret rotation, whichever path makes it (the admin API, the
+// CLI, weft apply, the revocation API).
+func NewClients(store ClientStore, users identity.UserStore, tx identity.Transactor, hasher *password.Hasher, observers ...ClientObserver) *Clients {
+	return &Clients{store: store, users: users, tx: tx, hasher: hasher, observers: observers,
 		now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
 }
+
+// SetClock replaces the clock that stamps changes and rotation overlaps (tests).
+func (c *Clients) SetClock(now func() time.Time) { c.now = now }
 
 func invalid(field, reason string) error {
 	return &identity.ValidationError{Field: field, Reason: reason}
@@ -264,6 +349,11 @@ func (s ClientSpec) Validate() error {
 	if s.MachineIdentityID != "" && !slices.Contains(s.GrantTypes, GrantClientCredentials) {
 		return invalid("machine_identity", "only a client_credentials client can act for a machine identity")
 	}
+	if s.Status != "" {
+		if _, err := ParseClientStatus(string(s.Status)); err != nil {
+			return err
+		}
+	}
 	if s.PKCERequired != nil && !*s.PKCERequired && s.Type != Confidential {
 		return invalid("pkce_required", "public clients always need PKCE")
 	}
@@ -302,6 +392,11 @@ func checkRedirectURI(raw string) error {
 	}
 	if u.User != nil {
 		return errors.New("must not contain user information")
+	}
+	// Redirect URIs match exactly; a "*" would be matched literally, never as a
+	// pattern, so an administrator who writes one is refused rather than misled.
+	if strings.Contains(u.Host, "*") || strings.Contains(raw, "%2A") || strings.Contains(raw, "%2a") {
+		return errors.New("must not contain a wildcard: redirect URIs are matched exactly, so register each one")
 	}
 	switch u.Scheme {
 	case "https":
@@ -362,6 +457,12 @@ func (c *Clients) Apply(ctx context.Context, spec ClientSpec) (created, changed 
 	if err := spec.Validate(); err != nil {
 		return false, false, err
 	}
+	// Before the transaction: it may resolve a host name.
+	if spec.BackchannelLogoutURI != "" && c.pushURLs != nil {
+		if err := c.pushURLs.CheckURL(ctx, spec.BackchannelLogoutURI); err != nil {
+			return false, false, invalid("backchannel_logout_uri", err.Error())
+		}
+	}
 	err = c.tx.InTx(ctx, func(ctx context.Context) error {
 		if spec.OwnerID != "" {
 			if _, err := c.users.UserByID(ctx, spec.OwnerID); errors.Is(err, identity.ErrNotFound) {
@@ -398,6 +499,18 @@ func (c *Clients) Apply(ctx context.Context, spec ClientSpec) (created, changed 
 				return err
 			}
 		}
+		// A rotation's overlap lasts while the secret it rotated to stays; a definition
+		// that sets another secret ends it.
+		if exists && next.SecretHash == cur.SecretHash {
+			next.PreviousSecretHash, next.PreviousSecretExpiresAt = cur.PreviousSecretHash, cur.PreviousSecretExpiresAt
+		}
+		next.Status = spec.Status
+		if next.Status == "" {
+			next.Status = ClientActive
+			if exists {
+				next.Status = cur.clientStatus()
+			}
+		}
 		now := c.now()
 		if !exists {
 			next.CreatedAt, next.UpdatedAt = now, now
@@ -409,9 +522,137 @@ func (c *Clients) Apply(ctx context.Context, spec ClientSpec) (created, changed 
 			return nil
 		}
 		next.UpdatedAt, changed = now, true
-		return machineRef(c.store.UpdateClient(ctx, next), next)
+		if err := machineRef(c.store.UpdateClient(ctx, next), next); err != nil {
+			return err
+		}
+		if from := cur.clientStatus(); from != next.Status {
+			return c.statusChanged(ctx, next, from)
+		}
+		return nil
 	})
 	return created, changed, err
+}
+
+func (c Client) clientStatus() ClientStatus {
+	if c.Status == "" {
+		return ClientActive
+	}
+	return c.Status
+}
+
+// statusChanged tells the observers, in ctx's transaction, with an identity.Change of
+// its own that they share (the revocation a disable causes is named in it).
+func (c *Clients) statusChanged(ctx context.Context, cl Client, from ClientStatus) error {
+	ctx = freshChange(ctx)
+	for _, o := range c.observers {
+		if err := o.ClientStatusChanged(ctx, cl, from); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// freshChange returns ctx with an identity.Change for one change's observers to share,
+// its Txn cleared (this change's own, not an earlier one's made with the same context).
+func freshChange(ctx context.Context) context.Context {
+	ch, ok := identity.ChangeFrom(ctx)
+	if !ok {
+		ch = &identity.Change{}
+		ctx = identity.WithChange(ctx, ch)
+	}
+	ch.Txn = ""
+	return ctx
+}
+
+// SetStatus disables or enables client id, reporting whether the status changed. The
+// observers hear of a change in its transaction: disabling revokes every code and token
+// of the client and makes every node forget what it cached about it, so the client is
+// refused at once everywhere. ErrNotFound if absent; ErrInvalid for another status.
+func (c *Clients) SetStatus(ctx context.Context, id string, st ClientStatus) (Client, bool, error) {
+	if _, err := ParseClientStatus(string(st)); err != nil {
+		return Client{}, false, err
+	}
+	var (
+		out     Client
+		changed bool
+	)
+	err := c.tx.InTx(ctx, func(ctx context.Context) error {
+		cur, err := c.store.ClientByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		out = cur
+		from := cur.clientStatus()
+		if from == st {
+			return nil
+		}
+		cur.Status, cur.UpdatedAt = st, c.now()
+		if err := c.store.UpdateClient(ctx, cur); err != nil {
+			return err
+		}
+		out, changed = cur, true
+		return c.statusChanged(ctx, cur, from)
+	})
+	return out, changed, err
+}
+
+// Rotation is the outcome of RotateSecret.
+type Rotation struct {
+	Client Client
+	// Secret is the new secret: shown once, never stored (only its hash is).
+	Secret string
+}
+
+// RotateSecret gives a confidential client a new secret that Weft generates (256 bits
+// from crypto/rand). With overlap > 0 the old secret keeps working until now+overlap
+// (at most MaxSecretOverlap), so the services that use it can switch without an
+// outage; with overlap 0 it stops at once. A secret still inside an earlier rotation's
+// overlap stops now: two rotations in a row leave one old secret, not two. The
+// observers hear of the rotation in its transaction (every node drops the cached
+// client). ErrNotFound if absent; ErrInvalid for a client without a secret or an
+// overlap out of range, and then nothing changes.
+func (c *Clients) RotateSecret(ctx context.Context, id string, overlap time.Duration) (Rotation, error) {
+	if overlap < 0 || overlap > MaxSecretOverlap {
+		return Rotation{}, invalid("overlap", fmt.Sprintf("must be between 0 and %s", MaxSecretOverlap))
+	}
+	b := make([]byte, generatedSecretBytes)
+	_, _ = rand.Read(b) // never fails since Go 1.24
+	secret := base64.RawURLEncoding.EncodeToString(b)
+	var out Rotation
+	err := c.tx.InTx(ctx, func(ctx context.Context) error {
+		cur, err := c.store.ClientByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		if cur.Type != Confidential || cur.SecretHash == "" {
+			return invalid("secret", "only a confidential client that authenticates with a secret has one to rotate (private_key_jwt clients rotate their keys)")
+		}
+		hash, err := c.hasher.Hash(secret)
+		if err != nil {
+			return err
+		}
+		now := c.now()
+		cur.PreviousSecretHash, cur.PreviousSecretExpiresAt = "", time.Time{}
+		if overlap > 0 {
+			cur.PreviousSecretHash, cur.PreviousSecretExpiresAt = cur.SecretHash, now.Add(overlap)
+		}
+		cur.SecretHash, cur.UpdatedAt = hash, now
+		if err := c.store.UpdateClient(ctx, cur); err != nil {
+			return err
+		}
+		out = Rotation{Client: cur, Secret: secret}
+		ctx = freshChange(ctx)
+		for _, o := range c.observers {
+			if err := o.ClientSecretRotated(ctx, cur); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Rotation{}, err
+	}
+	return out, nil
 }
 
 // machineRef reports a write refused for a missing machine identity (the owner was
@@ -437,7 +678,9 @@ func sameClient(a, b Client) bool {
 		a.FirstParty == b.FirstParty && slices.Equal(a.PostLogoutRedirectURIs, b.PostLogoutRedirectURIs) &&
 		a.AccessTokenFormat == b.AccessTokenFormat && a.TokenEndpointAuthMethod == b.TokenEndpointAuthMethod && a.JWKS == b.JWKS &&
 		a.IDTokenSigningAlg == b.IDTokenSigningAlg && a.PKCERequired == b.PKCERequired &&
-		a.MachineIdentityID == b.MachineIdentityID && a.BackchannelLogoutURI == b.BackchannelLogoutURI
+		a.MachineIdentityID == b.MachineIdentityID && a.BackchannelLogoutURI == b.BackchannelLogoutURI &&
+		a.clientStatus() == b.clientStatus() && a.PreviousSecretHash == b.PreviousSecretHash &&
+		a.PreviousSecretExpiresAt.Equal(b.PreviousSecretExpiresAt)
 }
 
 // Client returns the client with id; ErrNotFound if absent.
@@ -450,10 +693,20 @@ func (c *Clients) List(ctx context.Context, p identity.Page) ([]Client, string, 
 	return c.store.ListClients(ctx, p)
 }
 
+// PushURLChecker decides whether Weft may post to a URL someone registers (an SSF push
+// endpoint, a back-channel logout URI) beyond its syntax: access/outbound.Guard checks
+// where its host resolves. Errors say why, for the registrant.
+type PushURLChecker interface {
+	CheckURL(ctx context.Context, raw string) error
+}
+
 // CheckPushURL applies the rule for URLs Weft posts security tokens to (back-channel
 // logout URIs, SSF push endpoints): absolute https, http only on loopback, no fragment
 // or user information.
 func CheckPushURL(raw string) error {
+	if u, err := url.Parse(raw); err == nil && u.Scheme != "http" && u.Scheme != "https" {
+		return errors.New("must be an https URL (http only on loopback)")
+	}
 	if err := checkRedirectURI(raw); err != nil {
 		return err
 	}

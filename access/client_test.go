@@ -148,6 +148,8 @@ func TestClientSpec_Validate(t *testing.T) {
 		{"redirect with empty fragment", webSpec(), withRedirect("https://app.example.com/cb#"), "redirect_uris"},
 		{"redirect with userinfo", webSpec(), withRedirect("https://user:pw@app.example.com/cb"), "redirect_uris"},
 		{"redirect with user only", webSpec(), withRedirect("https://user@app.example.com/cb"), "redirect_uris"},
+		{"wildcard redirect host", webSpec(), withRedirect("https://*.example.com/cb"), "redirect_uris"},
+		{"encoded wildcard redirect", webSpec(), withRedirect("https://app.example.com/%2A"), "redirect_uris"},
 		{"https without host", webSpec(), withRedirect("https:///cb"), "redirect_uris"},
 		{"http non-loopback", webSpec(), withRedirect("http://app.example.com/cb"), "redirect_uris"},
 		{"http localhost look-alike", webSpec(), withRedirect("http://localhost.example.com/cb"), "redirect_uris"},

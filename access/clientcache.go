@@ -11,8 +11,9 @@ import (
 
 // ClientCache is a ClientStore decorator that keeps ClientByID answers for a short TTL,
 // so that authenticating a gateway on every introspection does not query SQL. Writes
-// through it invalidate the entry at once; a change made on another node is seen within
-// the TTL (client definitions change rarely, and revocation has its own path).
+// through it invalidate the entry at once; a containment change (disable, secret
+// rotation) made on another node arrives as a fan-out event (Forget); any other change
+// made elsewhere is seen within the TTL.
 type ClientCache struct {
 	ClientStore
 	ttl time.Duration
@@ -28,6 +29,8 @@ type cachedClient struct {
 }
 
 var _ ClientStore = (*ClientCache)(nil)
+
+const maxCachedClients = 10000
 
 // NewClientCache wraps store.
 func NewClientCache(store ClientStore, ttl time.Duration) *ClientCache {
@@ -49,9 +52,9 @@ func (c *ClientCache) ClientByID(ctx context.Context, id string) (Client, error)
 		return cl, err // database trouble is not cached
 	}
 	c.mu.Lock()
-	if len(c.entries) > 10000 {
-		clear(c.entries)
-	}
+	// Unknown ids are disposable first: probing with random ids must not push the
+	// gateways' clients out.
+	MakeRoom(c.entries, maxCachedClients, func(e cachedClient) bool { return e.err != nil || !now.Before(e.expires) })
 	c.entries[id] = cachedClient{c: cl, err: err, expires: now.Add(c.ttl)}
 	c.mu.Unlock()
 	return cl, err
@@ -72,6 +75,23 @@ func (c *ClientCache) CreateClient(ctx context.Context, cl Client) error {
 func (c *ClientCache) UpdateClient(ctx context.Context, cl Client) error {
 	c.forget(cl.ID)
 	return c.ClientStore.UpdateClient(ctx, cl)
+}
+
+// Forget drops the cached client id, or every client when all is set. The revocation
+// fan-out calls it (as a revocation.Listener) on every node for each event that names a
+// client or a subject: a client disabled or its secret rotated on one node is then
+// refused by every node at once, not after the TTL. Names that are no client id (a
+// user's) match nothing.
+func (c *ClientCache) Forget(id string, all bool) {
+	if all {
+		c.mu.Lock()
+		clear(c.entries)
+		c.mu.Unlock()
+		return
+	}
+	if id != "" {
+		c.forget(id)
+	}
 }
 
 func (c *ClientCache) forget(id string) {

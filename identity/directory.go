@@ -51,6 +51,14 @@ type AccountObserver interface {
 	PasswordChanged(ctx context.Context, u User) error
 }
 
+// MachineObserver learns of a machine identity's status changes inside the change's
+// transaction, as AccountObserver does of users'; the directory tells every observer
+// that implements it. An error it returns undoes the change.
+type MachineObserver interface {
+	// MachineStatusChanged is called after m's status moved from from to m.Status.
+	MachineStatusChanged(ctx context.Context, m MachineIdentity, from Status) error
+}
+
 // NewDirectory builds the service. observers learn of every account change, in this
 // order, inside the change's transaction: the revocation service (a suspension ends the
 // user's sessions and tokens) and the shared-signals transmitter, in production.
@@ -601,6 +609,7 @@ type NewMachine struct {
 	Name        string
 	Description string
 	OwnerID     string
+	Status      Status // empty means active
 }
 
 func (d *Directory) checkMachine(ctx context.Context, name, description, ownerID string) (string, error) {
@@ -630,6 +639,13 @@ func (d *Directory) checkMachine(ctx context.Context, name, description, ownerID
 // CreateMachine validates the owner and stores a new machine identity.
 func (d *Directory) CreateMachine(ctx context.Context, in NewMachine) (MachineIdentity, error) {
 	var m MachineIdentity
+	status := in.Status
+	if status == "" {
+		status = StatusActive
+	}
+	if _, err := ParseMachineStatus(string(status)); err != nil {
+		return m, err
+	}
 	err := d.tx.InTx(ctx, func(ctx context.Context) error {
 		key, err := d.checkMachine(ctx, in.Name, in.Description, in.OwnerID)
 		if err != nil {
@@ -637,7 +653,7 @@ func (d *Directory) CreateMachine(ctx context.Context, in NewMachine) (MachineId
 		}
 		now := d.now()
 		m = MachineIdentity{ID: uuid.NewString(), Name: strings.TrimSpace(in.Name), Description: in.Description,
-			OwnerID: in.OwnerID, CreatedAt: now, UpdatedAt: now}
+			OwnerID: in.OwnerID, Status: status, CreatedAt: now, UpdatedAt: now}
 		if err := d.store.CreateMachine(ctx, m, key); err != nil {
 			if errors.Is(err, ErrConflict) {
 				return fmt.Errorf("a machine identity with this name already exists: %w", ErrConflict)
@@ -673,6 +689,50 @@ func (d *Directory) UpdateMachine(ctx context.Context, id, description, ownerID 
 			return err
 		}
 		out, changed = m, true
+		return nil
+	})
+	return out, changed, err
+}
+
+// SetMachineStatus disables or enables a machine identity, reporting whether the status
+// changed. The directory's machine observers hear of the change in its transaction:
+// the revocation service revokes every token of a machine identity it disables.
+// ErrNotFound if absent; ErrInvalid for another status.
+func (d *Directory) SetMachineStatus(ctx context.Context, id string, s Status) (MachineIdentity, bool, error) {
+	if _, err := ParseMachineStatus(string(s)); err != nil {
+		return MachineIdentity{}, false, err
+	}
+	var (
+		out     MachineIdentity
+		changed bool
+	)
+	err := d.tx.InTx(ctx, func(ctx context.Context) error {
+		m, err := d.store.MachineByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		out = m
+		if m.Status == s {
+			return nil
+		}
+		key, err := NormalizeName("name", m.Name)
+		if err != nil {
+			return err
+		}
+		from := m.Status
+		m.Status, m.UpdatedAt = s, d.now()
+		if err := d.store.UpdateMachine(ctx, m, key); err != nil {
+			return err
+		}
+		out, changed = m, true
+		ctx = freshChange(ctx)
+		for _, o := range d.observers {
+			if mo, ok := o.(MachineObserver); ok {
+				if err := mo.MachineStatusChanged(ctx, m, from); err != nil {
+					return err
+				}
+			}
+		}
 		return nil
 	})
 	return out, changed, err

@@ -190,7 +190,7 @@ func TestCreateUser_InvalidInputStoresNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A well-formed PHC string whose memory cost exceeds password.MaxMemoryKiB.
-	hugeHash := strings.Replace(goodHash, fmt.Sprintf("m=%d,", testParams.MemoryKiB), "m=99999999,", 1)
+	hugeHash := strings.Replace(goodHash, fmt.Sprintf("m=%d,", testParams.MemoryKiB), "m=2097152,", 1) // 2 GiB (review S2)
 	cases := []struct {
 		name  string
 		in    identity.NewUser

@@ -16,6 +16,9 @@ const (
 	// StatusDeprovisioned accounts are retired: they cannot authenticate and cannot be
 	// reactivated, so their id is never reused for another person.
 	StatusDeprovisioned Status = "deprovisioned"
+	// StatusDisabled machine identities get no new tokens, and their tokens are
+	// refused, until they are enabled again (machine identities only).
+	StatusDisabled Status = "disabled"
 )
 
 // ParseStatus accepts the three status names.
@@ -25,6 +28,15 @@ func ParseStatus(s string) (Status, error) {
 		return Status(s), nil
 	}
 	return "", invalid("status", "must be one of active, suspended, deprovisioned")
+}
+
+// ParseMachineStatus accepts the statuses of a machine identity: active or disabled.
+func ParseMachineStatus(s string) (Status, error) {
+	switch Status(s) {
+	case StatusActive, StatusDisabled:
+		return Status(s), nil
+	}
+	return "", invalid("status", "must be active or disabled")
 }
 
 // User is a person in the directory. ID is stable and opaque (it becomes the OIDC
@@ -56,8 +68,10 @@ type MachineIdentity struct {
 	Name        string
 	Description string
 	OwnerID     string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// Status is StatusActive or StatusDisabled.
+	Status    Status
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Page asks for one page of a list. After is the opaque cursor returned by the previous

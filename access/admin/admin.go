@@ -74,10 +74,15 @@ var routes = []route{
 	{http.MethodPost, "/machine-identities", (*Handler).createMachine},
 	{http.MethodGet, "/machine-identities/:id", (*Handler).getMachine},
 	{http.MethodPatch, "/machine-identities/:id", (*Handler).patchMachine},
+	{http.MethodPost, "/machine-identities/:id/disable", (*Handler).disableMachine},
+	{http.MethodPost, "/machine-identities/:id/enable", (*Handler).enableMachine},
 
 	{http.MethodGet, "/clients", (*Handler).listClients},
 	{http.MethodPost, "/clients", (*Handler).createClient},
 	{http.MethodGet, "/clients/:id", (*Handler).getClient},
+	{http.MethodPost, "/clients/:id/disable", (*Handler).disableClient},
+	{http.MethodPost, "/clients/:id/enable", (*Handler).enableClient},
+	{http.MethodPost, "/clients/:id/secret", (*Handler).rotateClientSecret},
 
 	{http.MethodGet, "/sessions", (*Handler).listSessions},
 	{http.MethodGet, "/sessions/:id", (*Handler).getSession},

@@ -36,8 +36,13 @@ type clientView struct {
 	IDTokenSigningAlg       string          `json:"id_token_signed_response_alg"`
 	PKCERequired            bool            `json:"pkce_required"`
 	MachineIdentityID       string          `json:"machine_identity_id"`
-	CreatedAt               time.Time       `json:"created_at"`
-	UpdatedAt               time.Time       `json:"updated_at"`
+	// Status is active or disabled.
+	Status string `json:"status"`
+	// PreviousSecretExpiresAt is when the secret a rotation replaced stops working;
+	// null when no old secret works.
+	PreviousSecretExpiresAt *time.Time `json:"rotation_overlap_until"`
+	CreatedAt               time.Time  `json:"created_at"`
+	UpdatedAt               time.Time  `json:"updated_at"`
 }
 
 func viewClient(c access.Client) clientView {
@@ -46,6 +51,14 @@ func viewClient(c access.Client) clientView {
 		FirstParty: c.FirstParty, PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs), AccessTokenFormat: c.AccessTokenFormat,
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, IDTokenSigningAlg: c.IDTokenSigningAlg, PKCERequired: c.PKCERequired,
 		MachineIdentityID: c.MachineIdentityID, CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC()}
+	v.Status = string(access.ClientActive)
+	if c.Disabled() {
+		v.Status = string(access.ClientDisabled)
+	}
+	if c.PreviousSecretHash != "" {
+		at := c.PreviousSecretExpiresAt.UTC()
+		v.PreviousSecretExpiresAt = &at
+	}
 	if c.JWKS != "" {
 		v.JWKS = json.RawMessage(c.JWKS) // validated as a JWK Set when it was stored
 	}

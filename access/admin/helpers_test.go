@@ -46,6 +46,7 @@ type env struct {
 
 	sessions *identity.Sessions
 	grants   *fositestore.Store
+	revs     *revocation.Service
 }
 
 // Tokens every env offers.
@@ -68,7 +69,9 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 		t.Fatal(err)
 	}
 	store := sqlstore.NewDirectory(db)
-	clients := access.NewClients(accsql.NewClients(db), store, db, hasher)
+	// The revocation service looks clients up through a registry of its own; the one
+	// the API writes through tells it of every disable and rotation, as in cmd/weft.
+	lookup := access.NewClients(accsql.NewClients(db), store, db, hasher)
 	// Sessions and revocations are real: the admin API revokes through them, and the
 	// directory tells the revocation service of status changes.
 	sessions := identity.NewSessions(sqlstore.NewSessions(db), time.Hour)
@@ -76,12 +79,13 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 	revLog := accsql.NewRevocations(db)
 	audit := identity.NewAuditLog(sqlstore.NewAudit(db), db)
 	revs, err := revocation.NewService(revocation.Deps{Store: revLog, Grants: grants, Lookup: noTokens{}, Sessions: sessions,
-		Subjects: store, Clients: clients, Tx: db, Fanout: &revocation.Fanout{Node: "test", Log: revLog, Bus: revocation.LocalBus{}},
+		Subjects: store, Clients: lookup, Tx: db, Fanout: &revocation.Fanout{Node: "test", Log: revLog, Bus: revocation.LocalBus{}},
 		Audit: audit, Outbox: accsql.NewOutbox(db), Participants: grants, Signals: noSignals{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := identity.NewDirectory(store, db, hasher, revs)
+	clients := access.NewClients(accsql.NewClients(db), store, db, hasher, revs)
 	ctx := context.Background()
 	boot, err := dir.EnsureBootstrapAdmin(ctx, "root", "root-password-123")
 	if err != nil {
@@ -102,7 +106,7 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 	en.tokens.AsRefresh(tokRefresh)
 
 	e := httpserver.New(httpserver.Options{Errors: httpserver.IdentityErrors})
-	en.sessions, en.grants = sessions, grants
+	en.sessions, en.grants, en.revs = sessions, grants, revs
 	// The real gate over faked token lookups: subjects, risk and policy as in production.
 	g, err := gate.New(gate.Deps{Tokens: en.tokens, Principals: gate.DirectoryPrincipals{Subjects: store},
 		Risk: analytics.NoRisk{}, Policy: policy.AllowAll{}, Events: analytics.Discard{}})

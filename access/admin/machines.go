@@ -15,12 +15,17 @@ type machineView struct {
 	Name        string    `json:"name"`
 	Description string    `json:"description"`
 	OwnerID     string    `json:"owner_id"`
+	Status      string    `json:"status"` // active or disabled
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 func viewMachine(m identity.MachineIdentity) machineView {
-	return machineView{ID: m.ID, Name: m.Name, Description: m.Description, OwnerID: m.OwnerID,
+	st := m.Status
+	if st == "" {
+		st = identity.StatusActive
+	}
+	return machineView{ID: m.ID, Name: m.Name, Description: m.Description, OwnerID: m.OwnerID, Status: string(st),
 		CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC()}
 }
 

@@ -234,6 +234,8 @@ func TestOpenAPI_SchemasMatchTypes(t *testing.T) {
 		"SessionToken":          tokenView{},
 		"RevokeSession":         revokeSessionRequest{},
 		"SessionRevocation":     revocationView{},
+		"ChangeStatus":          statusChangeRequest{},
+		"RotateClientSecret":    rotateSecretRequest{},
 	}
 	for name, v := range types {
 		s, ok := doc.Components.Schemas[name]
@@ -255,7 +257,8 @@ func TestOpenAPI_SchemasMatchTypes(t *testing.T) {
 		if !slices.Equal(documented, fields) {
 			t.Errorf("schema %s has %v, the Go type %T has %v", name, documented, v, fields)
 		}
-		if strings.HasPrefix(name, "Create") || strings.HasPrefix(name, "Update") || name == "SetPassword" || name == "RevokeSession" {
+		if strings.HasPrefix(name, "Create") || strings.HasPrefix(name, "Update") || name == "SetPassword" || name == "RevokeSession" ||
+			name == "ChangeStatus" || name == "RotateClientSecret" {
 			if s.AdditionalProperties == nil || *s.AdditionalProperties {
 				t.Errorf("request schema %s must say additionalProperties: false (unknown fields are refused)", name)
 			}

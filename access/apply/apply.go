@@ -283,14 +283,21 @@ func (a *Applier) applyMachine(ctx context.Context, s MachineSpec, ownerID strin
 	d := a.Directory
 	m, err := d.MachineByName(ctx, s.Name)
 	if errors.Is(err, identity.ErrNotFound) {
-		_, err = d.CreateMachine(ctx, identity.NewMachine{Name: s.Name, Description: s.Description, OwnerID: ownerID})
+		_, err = d.CreateMachine(ctx, identity.NewMachine{Name: s.Name, Description: s.Description, OwnerID: ownerID,
+			Status: identity.Status(s.Status)})
 		return Created, err
 	}
 	if err != nil {
 		return "", err
 	}
 	_, changed, err := d.UpdateMachine(ctx, m.ID, s.Description, ownerID)
-	return action(false, changed), err
+	if err != nil || s.Status == "" {
+		return action(false, changed), err
+	}
+	// Disabling revokes the machine identity's tokens: the revocation service observes
+	// the directory, in this transaction.
+	_, c, err := d.SetMachineStatus(ctx, m.ID, identity.Status(s.Status))
+	return action(false, changed || c), err
 }
 
 func (s ClientSpec) spec(ownerID string) access.ClientSpec {
@@ -307,5 +314,5 @@ func (s ClientSpec) spec(ownerID string) access.ClientSpec {
 		IDTokenSigningAlg: s.IDTokenSignedResponseAlg, PKCERequired: s.PKCERequired, BackchannelLogoutURI: s.BackchannelLogoutURI, ID: s.ID, Name: s.Name, Type: access.ClientType(s.Type), Secret: s.Secret,
 		SecretHash: s.SecretHash, RedirectURIs: s.RedirectURIs, GrantTypes: s.GrantTypes, Scopes: s.Scopes, OwnerID: ownerID,
 		Introspection: s.Introspection, FirstParty: s.FirstParty, PostLogoutRedirectURIs: s.PostLogoutRedirectURIs,
-		AccessTokenFormat: s.AccessTokenFormat}
+		AccessTokenFormat: s.AccessTokenFormat, Status: access.ClientStatus(s.Status)}
 }

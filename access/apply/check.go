@@ -109,6 +109,11 @@ func check(doc *Document, errs *Errors) normalized {
 			}
 		}
 		required(s.at, "owner", s.Owner)
+		if s.Status != "" {
+			if _, err := identity.ParseMachineStatus(s.Status); err != nil {
+				fieldErr(s.at, err)
+			}
+		}
 	}
 
 	seenClients := map[string]located{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -236,6 +237,8 @@ func TestApply_ErrorsChangeNothing(t *testing.T) {
 		{"unknown machine identity", "clients:\n  - id: c\n    name: C\n    type: confidential\n    secret: abcdefghijklmnop\n    grant_types: [client_credentials]\n    machine_identity: ghost-bot\n", []string{`fabric.yaml:7:5: clients[0].machine_identity: unknown machine identity "ghost-bot"`}},
 		{"machine identity without client_credentials", "clients:\n  - id: c\n    name: C\n    type: confidential\n    secret: abcdefghijklmnop\n    grant_types: [authorization_code]\n    redirect_uris: [https://a.example.com/cb]\n    machine_identity: ci-runner\n", []string{"fabric.yaml:8:5: clients[0].machine_identity: only a client_credentials client"}},
 		{"bad back-channel URI", "clients:\n  - id: c\n    name: C\n    type: confidential\n    secret: abcdefghijklmnop\n    grant_types: [client_credentials]\n    backchannel_logout_uri: http://rp.example.com/bc\n", []string{"fabric.yaml:7:5: clients[0].backchannel_logout_uri: must be an https URL"}},
+		{"bad machine status", "machine_identities:\n  - name: bot\n    owner: alice\n    status: suspended\n", []string{"fabric.yaml:4:5: machine_identities[0].status: must be active or disabled"}},
+		{"bad client status", "clients:\n  - id: c\n    name: C\n    type: confidential\n    secret: abcdefghijklmnop\n    grant_types: [client_credentials]\n    status: paused\n", []string{"fabric.yaml:7:5: clients[0].status: must be active or disabled"}},
 		{"two documents", "users: []\n---\ngroups: []\n", []string{"fabric.yaml:2:1: a fabric file holds one YAML document"}},
 		// Found only at write time, after users[0] was inserted: the email belongs to
 		// alice, who exists already.
@@ -293,4 +296,46 @@ func TestApply_SecretsNeverInErrors(t *testing.T) {
 			t.Fatalf("error leaks %q:\n%s", secret, err)
 		}
 	}
+}
+
+// status: disabled in a fabric file disables a client and a machine identity (an
+// existing one through the same observed path as the API); a file that does not say
+// status leaves it alone; status: active enables again.
+func TestApply_StatusDisablesClientsAndMachines(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		if _, err := e.apply(t, exampleFile(t)); err != nil {
+			t.Fatal(err)
+		}
+		const doc = "machine_identities:\n  - name: ci-runner\n    owner: bob\n    description: Builds and deploys from the main branch\n    status: %s\n" +
+			"clients:\n  - id: demo-m2m\n    name: Demo machine client\n    type: confidential\n    secret: demo-m2m-secret\n" +
+			"    grant_types: [client_credentials]\n    scopes: [api.read]\n    machine_identity: ci-runner\n    owner: bob\n    status: %s\n"
+		m, err := e.dir.MachineByName(ctx, "ci-runner")
+		if err != nil {
+			t.Fatal(err)
+		}
+		check := func(wantClient access.ClientStatus, wantMachine identity.Status) {
+			t.Helper()
+			c, err := e.clients.Client(ctx, "demo-m2m")
+			if err != nil || c.Status != wantClient {
+				t.Fatalf("demo-m2m status = %q, %v; want %q", c.Status, err, wantClient)
+			}
+			if m, err := e.dir.MachineByID(ctx, m.ID); err != nil || m.Status != wantMachine {
+				t.Fatalf("ci-runner status = %q, %v; want %q", m.Status, err, wantMachine)
+			}
+		}
+		check(access.ClientActive, identity.StatusActive)
+		if _, err := e.apply(t, fmt.Sprintf(doc, "disabled", "disabled")); err != nil {
+			t.Fatal(err)
+		}
+		check(access.ClientDisabled, identity.StatusDisabled)
+		if _, err := e.apply(t, exampleFile(t)); err != nil { // says nothing about status
+			t.Fatal(err)
+		}
+		check(access.ClientDisabled, identity.StatusDisabled)
+		if _, err := e.apply(t, fmt.Sprintf(doc, "active", "active")); err != nil {
+			t.Fatal(err)
+		}
+		check(access.ClientActive, identity.StatusActive)
+	})
 }

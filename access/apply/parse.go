@@ -100,11 +100,13 @@ type GroupSpec struct {
 	memberPos   []Pos
 }
 
-// MachineSpec declares a machine identity owned by a user (username).
+// MachineSpec declares a machine identity owned by a user (username). Status (active
+// or disabled), when absent, leaves an existing machine identity's status alone.
 type MachineSpec struct {
 	Name        string `yaml:"name"`
 	Description string `yaml:"description"`
 	Owner       string `yaml:"owner"`
+	Status      string `yaml:"status"`
 	at          located
 }
 
@@ -140,7 +142,10 @@ type ClientSpec struct {
 	MachineIdentity string `yaml:"machine_identity"`
 	// BackchannelLogoutURI receives OIDC Back-Channel Logout tokens.
 	BackchannelLogoutURI string `yaml:"backchannel_logout_uri"`
-	at                   located
+	// Status is active or disabled; absent leaves an existing client's status alone.
+	// Disabling revokes the client's tokens, as the admin API does.
+	Status string `yaml:"status"`
+	at     located
 }
 
 // located remembers where an item and each of its keys are.

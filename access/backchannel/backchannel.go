@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/outbound"
 	"github.com/weft-fabric/weft/access/outbox"
 )
 
@@ -26,6 +27,15 @@ type logoutPayload struct {
 	ClientID string `json:"client_id"`
 	SID      string `json:"sid"`
 	Subject  string `json:"sub"`
+	// URL is the back-channel logout URI in full; the message's Target, which logs,
+	// receipts and the audit log show, is the URI without its query. Messages queued
+	// before it existed have none and are sent to Target.
+	URL string `json:"url,omitempty"`
+}
+
+// Doer sends an HTTP request (access/outbound.Client).
+type Doer interface {
+	Do(*http.Request) (*http.Response, error)
 }
 
 // Sender builds and posts logout tokens (OIDC Back-Channel Logout 1.0,
@@ -34,7 +44,9 @@ type logoutPayload struct {
 type Sender struct {
 	Issuer string
 	Sign   access.JWTSigner
-	Client *http.Client
+	// Client is the SSRF-safe client of access/outbound: the URI is checked again at
+	// connect time, redirects are not followed.
+	Client Doer
 }
 
 // Deliver implements Deliverer.
@@ -53,7 +65,11 @@ func (b *Sender) Deliver(ctx context.Context, m outbox.Message) error {
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.Target, strings.NewReader(url.Values{"logout_token": {tok}}.Encode()))
+	target := m.Target
+	if p.URL != "" {
+		target = p.URL
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(url.Values{"logout_token": {tok}}.Encode()))
 	if err != nil {
 		return err
 	}
@@ -88,8 +104,8 @@ func Enqueue(ctx context.Context, out outbox.Store, parts SessionClients, client
 		if err != nil || cl.BackchannelLogoutURI == "" {
 			continue
 		}
-		payload, _ := json.Marshal(logoutPayload{ClientID: id, SID: sid, Subject: sub})
-		if err := out.Enqueue(ctx, outbox.Message{ID: uuid.NewString(), Kind: Kind, Target: cl.BackchannelLogoutURI,
+		payload, _ := json.Marshal(logoutPayload{ClientID: id, SID: sid, Subject: sub, URL: cl.BackchannelLogoutURI})
+		if err := out.Enqueue(ctx, outbox.Message{ID: uuid.NewString(), Kind: Kind, Target: outbound.Redact(cl.BackchannelLogoutURI),
 			Payload: payload, RevocationID: revocationID, NextAttemptAt: now, CreatedAt: now}); err != nil {
 			return err
 		}

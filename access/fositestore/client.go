@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"time"
 
 	"github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite"
@@ -25,12 +26,14 @@ const (
 type Client struct {
 	c          access.Client
 	authMethod string
+	now        time.Time // when it was loaded: the rotation overlap is judged then
 }
 
 var (
-	_ fosite.Client              = (*Client)(nil)
-	_ fosite.OpenIDConnectClient = (*Client)(nil)
-	_ fosite.ResponseModeClient  = (*Client)(nil)
+	_ fosite.Client                   = (*Client)(nil)
+	_ fosite.ClientWithSecretRotation = (*Client)(nil)
+	_ fosite.OpenIDConnectClient      = (*Client)(nil)
+	_ fosite.ResponseModeClient       = (*Client)(nil)
 )
 
 // Domain returns the client definition behind the adapter, for Weft's own handlers.
@@ -46,6 +49,16 @@ func (c *Client) GetHashedSecret() []byte {
 		return nil
 	}
 	return []byte(c.c.SecretHash)
+}
+
+// GetRotatedHashes implements fosite.ClientWithSecretRotation: the hash of the secret
+// a rotation replaced, while its overlap lasts; nothing after, so the old secret is
+// refused from then on (the verifier's cached verdict for it is never consulted again).
+func (c *Client) GetRotatedHashes() [][]byte {
+	if !c.c.PreviousSecretValid(c.now) {
+		return nil
+	}
+	return [][]byte{[]byte(c.c.PreviousSecretHash)}
 }
 
 // GetRedirectURIs implements fosite.Client.
@@ -134,14 +147,21 @@ func (c *Client) GetResponseModes() []fosite.ResponseModeType {
 	return nil
 }
 
-// GetClient implements fosite.ClientManager. An unknown client is fosite.ErrNotFound.
+// GetClient implements fosite.ClientManager. An unknown client is fosite.ErrNotFound,
+// and so is a disabled one: fosite then refuses it as invalid_client wherever a client
+// authenticates (token, introspection, revocation, private_key_jwt) or is named
+// (authorization), and the tokens it holds, which load their client again, are
+// inactive.
 func (s *Store) GetClient(ctx context.Context, id string) (fosite.Client, error) {
 	c, err := s.clients.ClientByID(ctx, id)
+	if err == nil && c.Disabled() {
+		err = access.ErrClientDisabled
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load client %q: %w", id, translate(kClient, err))
 	}
 	m, _ := ctx.Value(authMethodKey{}).(string)
-	return &Client{c: c, authMethod: m}, nil
+	return &Client{c: c, authMethod: m, now: s.now()}, nil
 }
 
 type authMethodKey struct{}

@@ -34,7 +34,13 @@ func (d DirectoryPrincipals) Principal(ctx context.Context, subject string) (pol
 	}
 	m, err := d.Subjects.MachineByID(ctx, subject)
 	if err == nil {
-		return policy.Principal{ID: m.ID, Kind: policy.KindMachine, Status: string(identity.StatusActive)}, nil
+		st := m.Status
+		if st == "" {
+			st = identity.StatusActive
+		}
+		// A disabled machine identity's tokens were revoked when it was disabled; its
+		// status is the defence in depth should one have been missed.
+		return policy.Principal{ID: m.ID, Kind: policy.KindMachine, Status: string(st)}, nil
 	}
 	if !errors.Is(err, identity.ErrNotFound) {
 		return policy.Principal{}, err

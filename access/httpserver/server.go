@@ -39,6 +39,9 @@ type Options struct {
 	Errors []ErrorMapping
 	// Version is reported by /healthz.
 	Version string
+	// MetricsElsewhere leaves /metrics off this server: another listener serves
+	// it (Metrics), typically on an address only the monitoring network reaches.
+	MetricsElsewhere bool
 	// TrustedProxies are the reverse proxies whose Forwarded and
 	// X-Forwarded-For headers are believed (see ClientInfo). Empty: none, the
 	// client is always the TCP peer.
@@ -92,12 +95,33 @@ func New(o Options) *echo.Echo {
 	h := &health{logger: o.Logger, version: o.Version, checks: o.Checks, ready: o.Ready}
 	e.GET(healthPath, h.healthz)
 	e.GET(readyPath, h.readyz)
-	e.GET(metricsPath, echo.WrapHandler(promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{
-		ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelError),
+	if !o.MetricsElsewhere {
+		e.GET(metricsPath, metricsHandler(o.Registry, o.Logger))
+	}
+	return e
+}
+
+// Metrics returns a server that serves only /metrics from reg, for a listener of its
+// own (see Options.MetricsElsewhere).
+func Metrics(reg *prometheus.Registry, logger *slog.Logger) *echo.Echo {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.StdLogger = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
+	e.Use(securityHeaders)
+	e.GET(metricsPath, metricsHandler(reg, logger))
+	return e
+}
+
+func metricsHandler(reg *prometheus.Registry, logger *slog.Logger) echo.HandlerFunc {
+	return echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError),
 		// A failing collector should not hide every other metric.
 		ErrorHandling: promhttp.ContinueOnError,
-	})))
-	return e
+	}))
 }
 
 // securityHeaders sets the headers every response carries. Probe and metrics

@@ -38,3 +38,9 @@ func (m *Manager) SignJWT(ctx context.Context, claims map[string]any, typ string
 	}
 	return jws.CompactSerialize()
 }
+
+// BusKey derives the key that authenticates messages on the revocation bus between
+// nodes from the KEK, which every node shares and Redis never sees.
+func BusKey(kek []byte) ([]byte, error) {
+	return hkdf.Key(sha256.New, kek, nil, "weft revocation bus v1", 32)
+}

@@ -31,6 +31,13 @@ func (h *Handler) authorize(c echo.Context) error {
 	// RFC 9700 4.1.3: simple string comparison, before fosite sees the request: fosite
 	// compares parsed loopback URIs, which lets a percent-encoded variant through, and
 	// would redirect its own errors there. We never redirect to an unregistered URI.
+	// RFC 6749 section 3.1: parameters must not repeat. A repeated redirect_uri is the
+	// one that matters: which one would the error go to? Neither.
+	for _, p := range []string{"redirect_uri", "client_id", "response_type", "state", "code_challenge"} {
+		if len(r.Form[p]) > 1 {
+			return &echo.HTTPError{Code: http.StatusBadRequest, Message: "The authorization request repeats the parameter " + p + "."}
+		}
+	}
 	if raw := r.Form.Get("redirect_uri"); raw != "" {
 		cl, err := h.Clients.Client(ctx, r.Form.Get("client_id"))
 		if err == nil && !slices.Contains(cl.RedirectURIs, raw) {
@@ -40,7 +47,7 @@ func (h *Handler) authorize(c echo.Context) error {
 	ar, err := h.Provider.NewAuthorizeRequest(ctx, r)
 	if err != nil {
 		h.logFailure(ctx, "authorization request refused", err)
-		h.Provider.WriteAuthorizeError(ctx, w, ar, err)
+		h.writeAuthorizeError(ctx, w, ar, err)
 		return nil
 	}
 	client, err := h.Clients.Client(ctx, ar.GetClient().GetID())
@@ -51,21 +58,27 @@ func (h *Handler) authorize(c echo.Context) error {
 	// for a confidential one. Checking here, rather than when fosite issues the code,
 	// spares the user a login that could only end in an error.
 	if r.Form.Get("code_challenge") == "" && (client.PKCERequired || client.Type == access.Public) {
-		h.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrInvalidRequest.WithHint("PKCE is required: send code_challenge with code_challenge_method=S256."))
+		h.writeAuthorizeError(ctx, w, ar, fosite.ErrInvalidRequest.WithHint("PKCE is required: send code_challenge with code_challenge_method=S256."))
+		return nil
+	}
+	// RFC 7636 section 4.2: an S256 challenge is 43 to 128 characters; anything else
+	// could never be matched by a verifier, so say so now rather than at the token call.
+	if cc := r.Form.Get("code_challenge"); cc != "" && (len(cc) < 43 || len(cc) > 128) {
+		h.writeAuthorizeError(ctx, w, ar, fosite.ErrInvalidRequest.WithHint("The code_challenge must be 43 to 128 characters (RFC 7636)."))
 		return nil
 	}
 	if r.Form.Get("code_challenge") != "" && r.Form.Get("code_challenge_method") != "S256" {
-		h.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrInvalidRequest.WithHint("Only the S256 code_challenge_method is supported."))
+		h.writeAuthorizeError(ctx, w, ar, fosite.ErrInvalidRequest.WithHint("Only the S256 code_challenge_method is supported."))
 		return nil
 	}
 	if r.Form.Get(access.DenyParam) != "" {
-		h.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint("The user declined the request."))
+		h.writeAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint("The user declined the request."))
 		return nil
 	}
 	prompt := strings.Fields(r.Form.Get("prompt"))
 	has := func(p string) bool { return slices.Contains(prompt, p) }
 	if has("none") && len(prompt) > 1 {
-		h.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrInvalidRequest.WithHint("prompt=none cannot be combined with other values."))
+		h.writeAuthorizeError(ctx, w, ar, fosite.ErrInvalidRequest.WithHint("prompt=none cannot be combined with other values."))
 		return nil
 	}
 
@@ -75,7 +88,7 @@ func (h *Handler) authorize(c echo.Context) error {
 	}
 	if !ok {
 		if has("none") {
-			h.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrLoginRequired)
+			h.writeAuthorizeError(ctx, w, ar, fosite.ErrLoginRequired)
 			return nil
 		}
 		return c.Redirect(http.StatusFound, access.PathLogin+"?next="+url.QueryEscape(access.ContinueURL(r.Form, "login")))
@@ -89,7 +102,7 @@ func (h *Handler) authorize(c echo.Context) error {
 		}
 		if err != nil || !consent.Covers(requested) || has("consent") {
 			if has("none") {
-				h.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrConsentRequired)
+				h.writeAuthorizeError(ctx, w, ar, fosite.ErrConsentRequired)
 				return nil
 			}
 			return c.Redirect(http.StatusFound, access.PathConsent+"?next="+url.QueryEscape(access.ContinueURL(r.Form, "consent")))
@@ -114,9 +127,10 @@ func (h *Handler) authorize(c echo.Context) error {
 	resp, err := h.Provider.NewAuthorizeResponse(ctx, ar, session)
 	if err != nil {
 		h.logFailure(ctx, "authorization response failed", err)
-		h.Provider.WriteAuthorizeError(ctx, w, ar, err)
+		h.writeAuthorizeError(ctx, w, ar, err)
 		return nil
 	}
+	resp.AddParameter("iss", h.Provider.Issuer()) // RFC 9207
 	h.Provider.WriteAuthorizeResponse(ctx, w, ar, resp)
 	return nil
 }

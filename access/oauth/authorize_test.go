@@ -11,16 +11,17 @@ import (
 
 	"github.com/weft-fabric/weft/access"
 	"github.com/weft-fabric/weft/identity"
+	"github.com/weft-fabric/weft/identity/sqlstore/sqltest"
 )
 
 // redirectError returns the error a redirect to the client carries, in the query or,
 // for response types whose default mode is the fragment, in the fragment.
-func redirectError(loc *url.URL) (errCode, state string) {
+func redirectError(loc *url.URL) (errCode, state, iss string) {
 	q := loc.Query()
 	if q.Get("error") == "" && loc.Fragment != "" {
 		q, _ = url.ParseQuery(loc.Fragment)
 	}
-	return q.Get("error"), q.Get("state")
+	return q.Get("error"), q.Get("state"), q.Get("iss")
 }
 
 // TestAuthorize_Refused: requests the authorization endpoint refuses, each with a live
@@ -67,6 +68,13 @@ func TestAuthorize_Refused(t *testing.T) {
 			{"redirect_uri with a trailing slash", with("redirect_uri", webCallback+"/"), alice, 400, noRedirect, ""},
 			{"redirect_uri of another client", with("redirect_uri", spaCallback), alice, 400, noRedirect, ""},
 			{"unknown client", with("client_id", "nobody"), alice, 401, noRedirect, "invalid_client"},
+			// RFC 6749 3.1: a repeated parameter, above all the redirect URI, is refused in place.
+			{"repeated redirect_uri", func() url.Values {
+				q := with()
+				q.Add("redirect_uri", "http://evil.example.com/callback")
+				return q
+			}(), alice, 400, noRedirect, ""},
+			{"repeated state", func() url.Values { q := with(); q.Add("state", "other-state-123"); return q }(), alice, 400, noRedirect, ""},
 
 			// PKCE (RFC 7636) with S256 only, for every client that has not been exempted.
 			{"missing PKCE, confidential client", with("code_challenge", "", "code_challenge_method", ""), alice, 303, webCallback, "invalid_request"},
@@ -74,6 +82,8 @@ func TestAuthorize_Refused(t *testing.T) {
 				"code_challenge", "", "code_challenge_method", ""), alice, 303, spaCallback, "invalid_request"},
 			{"plain PKCE method", with("code_challenge", strings.Repeat("a", 43), "code_challenge_method", "plain"), alice, 303, webCallback, "invalid_request"},
 			{"PKCE without a method", with("code_challenge_method", ""), alice, 303, webCallback, "invalid_request"},
+			{"PKCE challenge too short", with("code_challenge", "short"), alice, 303, webCallback, "invalid_request"},
+			{"PKCE challenge too long", with("code_challenge", strings.Repeat("a", 129)), alice, 303, webCallback, "invalid_request"},
 
 			// Only the code flow: no implicit or hybrid response types (RFC 9700 2.1.2).
 			{"response_type token", with("response_type", "token"), alice, 303, webCallback, "unsupported_response_type"},
@@ -116,11 +126,15 @@ func TestAuthorize_Refused(t *testing.T) {
 					if loc == nil {
 						t.Fatalf("no redirect: %s", r)
 					}
-					errCode, state := redirectError(loc)
+					errCode, state, iss := redirectError(loc)
 					target := *loc
 					target.RawQuery, target.Fragment = "", ""
 					if target.String() != tc.redirect || errCode != tc.err || state != tc.q.Get("state") {
 						t.Fatalf("redirect %s: error %q, state %q; want %s with error %s and the request's state", loc, errCode, state, tc.redirect, tc.err)
+					}
+					// RFC 9207: error responses name the issuer too.
+					if iss != issuer {
+						t.Fatalf("redirect %s: iss %q, want %q", loc, iss, issuer)
 					}
 					if strings.Contains(loc.String(), "code=") {
 						t.Fatalf("refusal carries a code: %s", loc)
@@ -195,4 +209,37 @@ func TestAuthorize_Interaction(t *testing.T) {
 			}
 		})
 	})
+}
+
+// TestAuthorize_IssuerParameter: RFC 9207. Every authorization response, success or
+// error, in the query or as a form_post, names the issuer, so a client that uses several
+// authorization servers detects a mix-up.
+func TestAuthorize_IssuerParameter(t *testing.T) {
+	en := newEnv(t, sqltest.SQLite)
+	_, alice := en.login(en.alice)
+	v := oauth2.GenerateVerifier()
+
+	r := en.get(access.PathAuthorize, authQuery(v), alice)
+	if loc := r.location(); loc == nil || loc.Query().Get("code") == "" || loc.Query().Get("iss") != issuer {
+		t.Fatalf("code response: %s, want code and iss=%s", r, issuer)
+	}
+
+	formPost := authQuery(v)
+	formPost.Set("response_mode", "form_post")
+	r = en.get(access.PathAuthorize, formPost, alice)
+	issInput := `name="iss" value="` + issuer + `"`
+	if r.code != http.StatusOK || !strings.Contains(string(r.body), `name="code"`) || !strings.Contains(string(r.body), issInput) {
+		t.Fatalf("form_post code response: %s, want a form with code and iss", r)
+	}
+
+	formPost.Set("scope", "openid admin") // not registered for the client
+	r = en.get(access.PathAuthorize, formPost, alice)
+	body := string(r.body)
+	if r.code != http.StatusOK || !strings.Contains(body, "invalid_scope") || !strings.Contains(body, issInput) ||
+		!strings.Contains(body, `value="state-12345678"`) || !strings.Contains(body, `action="`+webCallback+`"`) {
+		t.Fatalf("form_post error response: %s, want a form to the callback with the error, state and iss", r)
+	}
+	if strings.Contains(body, `name="code"`) {
+		t.Fatalf("form_post error carries a code: %s", body)
+	}
 }

@@ -40,34 +40,37 @@ type discoveryDoc struct {
 	// logout tokens carry sid, as its ID tokens do.
 	BackchannelLogoutSupported        bool `json:"backchannel_logout_supported"`
 	BackchannelLogoutSessionSupported bool `json:"backchannel_logout_session_supported"`
+	// RFC 9207: authorization responses carry iss (mix-up defence).
+	AuthorizationResponseIssParameterSupported bool `json:"authorization_response_iss_parameter_supported"`
 }
 
 func (h *Handler) discovery(c echo.Context) error {
 	iss := h.Provider.Issuer()
 	authMethods := []string{"client_secret_basic", "client_secret_post"}
 	doc := discoveryDoc{
-		Issuer:                            iss,
-		AuthorizationEndpoint:             iss + access.PathAuthorize,
-		TokenEndpoint:                     iss + access.PathToken,
-		UserinfoEndpoint:                  iss + access.PathUserinfo,
-		JWKSURI:                           iss + access.PathJWKS,
-		IntrospectionEndpoint:             iss + access.PathIntrospect,
-		RevocationEndpoint:                iss + access.PathRevoke,
-		EndSessionEndpoint:                iss + access.PathLogout,
-		ScopesSupported:                   []string{"openid", "profile", "email", "groups", "offline_access"},
-		ClaimsSupported:                   []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "acr", "amr", "name", "preferred_username", "email", "groups"},
-		GrantTypesSupported:               []string{access.GrantAuthorizationCode, access.GrantRefreshToken, access.GrantClientCredentials},
-		ResponseTypesSupported:            []string{"code"},
-		ResponseModesSupported:            []string{"query"},
-		SubjectTypesSupported:             []string{"public"},
-		IDTokenSigningAlgValuesSupported:  []string{"ES256", "RS256"},
-		CodeChallengeMethodsSupported:     []string{"S256"},
-		TokenEndpointAuthMethodsSupported: append(append([]string{}, authMethods...), access.AuthPrivateKeyJWT, "none"),
-		TokenEndpointAuthSigningAlgs:      []string{"ES256", "ES384", "RS256", "PS256"},
-		IntrospectionAuthMethodsSupported: []string{"client_secret_basic"},
-		RevocationAuthMethodsSupported:    append(append([]string{}, authMethods...), "none"),
-		BackchannelLogoutSupported:        true,
-		BackchannelLogoutSessionSupported: true,
+		Issuer:                                     iss,
+		AuthorizationEndpoint:                      iss + access.PathAuthorize,
+		TokenEndpoint:                              iss + access.PathToken,
+		UserinfoEndpoint:                           iss + access.PathUserinfo,
+		JWKSURI:                                    iss + access.PathJWKS,
+		IntrospectionEndpoint:                      iss + access.PathIntrospect,
+		RevocationEndpoint:                         iss + access.PathRevoke,
+		EndSessionEndpoint:                         iss + access.PathLogout,
+		ScopesSupported:                            []string{"openid", "profile", "email", "groups", "offline_access"},
+		ClaimsSupported:                            []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "acr", "amr", "name", "preferred_username", "email", "groups"},
+		GrantTypesSupported:                        []string{access.GrantAuthorizationCode, access.GrantRefreshToken, access.GrantClientCredentials},
+		ResponseTypesSupported:                     []string{"code"},
+		ResponseModesSupported:                     []string{"query", "form_post"},
+		SubjectTypesSupported:                      []string{"public"},
+		IDTokenSigningAlgValuesSupported:           []string{"ES256", "RS256"},
+		CodeChallengeMethodsSupported:              []string{"S256"},
+		TokenEndpointAuthMethodsSupported:          append(append([]string{}, authMethods...), access.AuthPrivateKeyJWT, "none"),
+		TokenEndpointAuthSigningAlgs:               []string{"ES256", "ES384", "RS256", "PS256"},
+		IntrospectionAuthMethodsSupported:          []string{"client_secret_basic"},
+		RevocationAuthMethodsSupported:             append(append([]string{}, authMethods...), "none"),
+		BackchannelLogoutSupported:                 true,
+		BackchannelLogoutSessionSupported:          true,
+		AuthorizationResponseIssParameterSupported: true,
 	}
 	c.Response().Header().Set("Cache-Control", "public, max-age=300")
 	return c.JSON(http.StatusOK, doc)

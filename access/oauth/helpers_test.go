@@ -100,6 +100,9 @@ type env struct {
 	logs     *syncBuffer
 	// confirmations counts the logout confirmation pages shown.
 	confirmations *counter
+	// clock is the token store's and the client registry's: tests move it forward to
+	// end a secret rotation's overlap.
+	clock *testClock
 
 	alice, bob identity.User
 	machine    identity.MachineIdentity // demo-m2m acts for it
@@ -128,7 +131,8 @@ func newEnvWith(t *testing.T, b sqltest.Backend, limits throttle.ClientAuthLimit
 	dirStore := sqlstore.NewDirectory(db)
 	sessions := identity.NewSessions(sqlstore.NewSessions(db), time.Hour)
 	clientCache := access.NewClientCache(accsql.NewClients(db), 10*time.Second)
-	tokens := fositestore.New(db, clientCache, fositestore.Options{})
+	clock := &testClock{}
+	tokens := fositestore.New(db, clientCache, fositestore.Options{Now: clock.Now})
 	var storage access.TokenStorage = tokens
 	if b == sqltest.SQLite {
 		f := &revocation.Fanout{Node: "test", Log: accsql.NewRevocations(db), Bus: revocation.LocalBus{}, Logger: log}
@@ -144,6 +148,7 @@ func newEnvWith(t *testing.T, b sqltest.Backend, limits throttle.ClientAuthLimit
 	// endpoints' own checks of the user's status are what the tests see.
 	dir := identity.NewDirectory(dirStore, db, hasher)
 	clients := access.NewClients(clientCache, dirStore, db, hasher)
+	clients.SetClock(func() time.Time { return clock.Now().UTC().Truncate(time.Microsecond) })
 
 	km, err := keys.New(keysql.New(db), db, keys.Config{KEK: random(t, 32), Algs: []keys.Alg{keys.ES256}, Logger: log})
 	if err != nil {
@@ -190,7 +195,7 @@ func newEnvWith(t *testing.T, b sqltest.Backend, limits throttle.ClientAuthLimit
 	h.Register(e)
 
 	en := &env{t: t, e: e, db: db, dir: dir, sessions: sessions, consents: consents, clients: clients, keys: km,
-		audit: audit, cookies: cookies, logs: logs, confirmations: confirmations}
+		audit: audit, cookies: cookies, logs: logs, confirmations: confirmations, clock: clock}
 	en.alice = en.user(identity.NewUser{Username: "alice", Email: "alice@example.com", DisplayName: "Alice Example"})
 	en.bob = en.user(identity.NewUser{Username: "bob", Email: "bob@example.com", DisplayName: "Bob Builder"})
 	if en.machine, err = dir.CreateMachine(ctx, identity.NewMachine{Name: "ci-runner", OwnerID: en.bob.ID}); err != nil {
@@ -550,6 +555,24 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// testClock is the wall clock moved forward by Advance.
+type testClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
 }
 
 type counter struct {

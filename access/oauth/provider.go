@@ -136,7 +136,14 @@ func NewProvider(cfg Config, store access.TokenStorage, signers Signers, secrets
 		compose.OAuth2PKCEFactory,
 	)
 	if f, ok := p.(*fosite.Fosite); ok {
-		fc.ClientAuthenticationStrategy = store.ClientAuthentication(f.DefaultClientAuthenticationStrategy)
+		// fosite checks an assertion's audience against its token URLs only. A second
+		// instance over the same store and settings, whose "token URL" is the issuer,
+		// verifies assertions addressed to the issuer (draft-ietf-oauth-rfc7523bis).
+		byIssuer := *fc
+		byIssuer.TokenURL = cfg.Issuer
+		issuerAuth := &fosite.Fosite{Store: f.Store, Config: &byIssuer}
+		fc.ClientAuthenticationStrategy = store.ClientAuthentication(
+			assertionAudience(cfg.Issuer, f.DefaultClientAuthenticationStrategy, issuerAuth.DefaultClientAuthenticationStrategy))
 	}
 	return &Provider{OAuth2Provider: p, cfg: cfg, fosite: fc, store: store}, nil
 }

@@ -143,18 +143,9 @@ func (v *SecretVerifier) reserve(ctx context.Context, att *authAttempt, hash []b
 func (v *SecretVerifier) store(m map[[32]byte]time.Time, k [32]byte, now time.Time) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if len(m) >= v.max {
-		// Drop expired outcomes first; if the cache is still full, start afresh. A cold
-		// cache costs latency, never correctness.
-		for key, until := range m {
-			if !now.Before(until) {
-				delete(m, key)
-			}
-		}
-		if len(m) >= v.max {
-			clear(m)
-		}
-	}
+	// Full: expired outcomes go first, then a few at random, never the whole map. A
+	// cold entry costs one argon2id run, never correctness.
+	access.MakeRoom(m, v.max, func(until time.Time) bool { return !now.Before(until) })
 	m[k] = now.Add(v.ttl)
 }
 

@@ -63,9 +63,12 @@ func (h *Handler) token(c echo.Context) error {
 		session.ClientID = client.GetID()
 		// A machine token's subject is the machine identity the client acts for, or
 		// else the client itself.
-		subject := client.GetID()
-		if cl, err := h.Clients.Client(ctx, client.GetID()); err == nil && cl.MachineIdentityID != "" {
-			subject = cl.MachineIdentityID
+		subject, err := h.machineSubject(ctx, client.GetID())
+		if err != nil {
+			h.logFailure(ctx, "token request refused", err)
+			basicChallenge(c, err)
+			h.Provider.WriteAccessError(ctx, c.Response(), ar, err)
+			return nil
 		}
 		session.Subject = subject
 		session.Claims.Subject = subject
@@ -204,6 +207,29 @@ func (h *Handler) subjectInGoodStanding(ctx context.Context, ar fosite.AccessReq
 		h.logFailure(ctx, "revoking the grant of an inactive user failed", err)
 	}
 	return fosite.ErrInvalidGrant.WithHint("The user of this grant is no longer active.")
+}
+
+// machineSubject is the subject of a client_credentials token of client id: the
+// machine identity the client acts for, or else the client itself. A disabled machine
+// identity gets no token (invalid_client: the credential is refused); read from the
+// directory, not a cache, since minting is rarer than introspection and a disable must
+// hold at once.
+func (h *Handler) machineSubject(ctx context.Context, id string) (string, error) {
+	cl, err := h.Clients.Client(ctx, id)
+	if err != nil {
+		return "", fosite.ErrServerError.WithWrap(err)
+	}
+	if cl.MachineIdentityID == "" {
+		return id, nil
+	}
+	m, err := h.Directory.MachineByID(ctx, cl.MachineIdentityID)
+	switch {
+	case err != nil:
+		return "", fosite.ErrServerError.WithWrap(err)
+	case m.Status == identity.StatusDisabled:
+		return "", fosite.ErrInvalidClient.WithHint("The machine identity this client acts for is disabled.")
+	}
+	return m.ID, nil
 }
 
 // revokeGrant deactivates every token issued for one grant (fosite request id).

@@ -2,7 +2,11 @@ package redisstore
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -20,7 +24,7 @@ import (
 // BusOptions tunes the bus; zero values take the defaults.
 type BusOptions struct {
 	// Lease is how long a ping that came back keeps the node fresh, and how long
-	// Publish waits for acknowledgements (default 100 ms). Waiting at least as long as
+	// Publish waits for acknowledgements (DefaultLease). Waiting at least as long as
 	// the lease is what makes a missing acknowledgement safe: by the time Publish
 	// returns, a node that did not acknowledge has lost the freshness it had before the
 	// event was published, and regains it only by receiving a ping sent after it, that
@@ -36,11 +40,23 @@ type BusOptions struct {
 	// Overlap is how far back of a disconnection the durable log is replayed (default
 	// 1 min): revocations are stamped before they commit, and on other nodes' clocks.
 	Overlap time.Duration
+	// Key authenticates every message on the bus (HMAC-SHA256; at least 32 bytes,
+	// derived from the key-encryption key every node shares). Anyone who can publish on
+	// Redis could otherwise keep a cut-off node "fresh" with forged pings, fake the
+	// acknowledgement of a node that never applied a revocation, or flush every cache
+	// at will (review S3). Messages without a valid MAC are dropped.
+	Key []byte
 }
+
+// DefaultLease is long enough that a node on two busy cores does not lose its lease
+// between pings (at 100 ms, a saturated node fell back to the database for a moment
+// every few seconds, which showed as tail latency), and short enough that a SOAR tool
+// waits at most a quarter of a second for a node that is not answering.
+const DefaultLease = 250 * time.Millisecond
 
 func (o *BusOptions) defaults() {
 	if o.Lease <= 0 {
-		o.Lease = 100 * time.Millisecond
+		o.Lease = DefaultLease
 	}
 	if o.Ping <= 0 {
 		o.Ping = 20 * time.Millisecond
@@ -76,6 +92,7 @@ type Bus struct {
 	start   time.Time    // base of the monotonic times below
 	freshAt atomic.Int64 // send time (ns since start) of the last ping received while synced
 	synced  atomic.Bool  // subscribed and caught up
+	forged  atomic.Int64 // messages dropped for a bad MAC
 
 	mu      sync.Mutex
 	waiters map[string]*waiter
@@ -91,14 +108,49 @@ type waiter struct {
 
 // NewBus returns the bus of node (a name unique among live nodes) under the key
 // prefix. Run must be running for the node to receive anything.
-func NewBus(rdb redis.UniversalClient, prefix, node string, recv revocation.Receiver, log *slog.Logger, opts BusOptions) *Bus {
+func NewBus(rdb redis.UniversalClient, prefix, node string, recv revocation.Receiver, log *slog.Logger, opts BusOptions) (*Bus, error) {
+	if len(opts.Key) < 32 {
+		return nil, errors.New("redisstore.NewBus: a message key of at least 32 bytes is required")
+	}
 	opts.defaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Bus{rdb: rdb, node: node, prefix: prefix, recv: recv, log: log, opts: opts,
 		events: prefix + "revocations", own: prefix + "node:" + node, nodes: prefix + "nodes",
-		start: time.Now(), waiters: map[string]*waiter{}}
+		start: time.Now(), waiters: map[string]*waiter{}}, nil
+}
+
+// macLen is the length of the truncated MAC on each message: 128 bits is beyond
+// forgery for messages that matter for a lease of a quarter second.
+const macLen = 16
+
+// seal prefixes body with its MAC, bound to the channel so that a message cannot be
+// replayed on another channel (an ack as another node's ping).
+func (b *Bus) seal(channel, body string) string {
+	return base64.RawURLEncoding.EncodeToString(b.mac(channel, body)) + "." + body
+}
+
+// open returns the body of a sealed message, or false if its MAC does not verify.
+func (b *Bus) open(channel, payload string) (string, bool) {
+	tag, body, ok := strings.Cut(payload, ".")
+	if !ok {
+		return "", false
+	}
+	got, err := base64.RawURLEncoding.DecodeString(tag)
+	return body, err == nil && hmac.Equal(got, b.mac(channel, body))
+}
+
+func (b *Bus) mac(channel, body string) []byte {
+	m := hmac.New(sha256.New, b.opts.Key)
+	m.Write([]byte(channel))
+	m.Write([]byte{0})
+	m.Write([]byte(body))
+	return m.Sum(nil)[:macLen]
+}
+
+func (b *Bus) publish(ctx context.Context, channel, body string) error {
+	return b.rdb.Publish(ctx, channel, b.seal(channel, body)).Err()
 }
 
 // Fresh implements revocation.Bus.
@@ -154,7 +206,7 @@ func (b *Bus) Publish(ctx context.Context, ev revocation.Event) (revocation.Acks
 		b.mu.Unlock()
 	}()
 	began := time.Now()
-	if err := b.rdb.Publish(ctx, b.events, payload).Err(); err != nil {
+	if err := b.publish(ctx, b.events, string(payload)); err != nil {
 		return acks, fmt.Errorf("publish: %w", err)
 	}
 	if len(w.expect) > 0 {
@@ -259,15 +311,26 @@ func (b *Bus) resync(ctx context.Context, since time.Time) {
 }
 
 func (b *Bus) handle(ctx context.Context, m *redis.Message) {
+	payload, ok := b.open(m.Channel, m.Payload)
+	if !ok {
+		b.forged.Add(1)
+		if b.forged.Load()%1000 == 1 { // a misconfigured node would flood the log otherwise
+			b.log.ErrorContext(ctx, "dropped a revocation bus message without a valid MAC: every node must share the key-encryption key",
+				"channel", m.Channel, "dropped", b.forged.Load())
+		}
+		return
+	}
 	switch {
-	case m.Channel == b.own && strings.HasPrefix(m.Payload, "p"):
-		ns, err := strconv.ParseInt(m.Payload[1:], 10, 64)
-		if err == nil && b.synced.Load() && ns > b.freshAt.Load() {
+	case m.Channel == b.own && strings.HasPrefix(payload, "p"):
+		ns, err := strconv.ParseInt(payload[1:], 10, 64)
+		// A ping from the future (a clock it cannot have) would keep the node fresh
+		// for good: only pings this process sent count.
+		if err == nil && b.synced.Load() && ns > b.freshAt.Load() && ns <= int64(time.Since(b.start)) {
 			b.freshAt.Store(ns)
 		}
 	case m.Channel == b.own:
 		var c control
-		if json.Unmarshal([]byte(m.Payload), &c) != nil || c.Type != "ack" {
+		if json.Unmarshal([]byte(payload), &c) != nil || c.Type != "ack" {
 			return
 		}
 		b.mu.Lock()
@@ -280,7 +343,7 @@ func (b *Bus) handle(ctx context.Context, m *redis.Message) {
 		b.mu.Unlock()
 	case m.Channel == b.events:
 		var ev revocation.Event
-		if err := json.Unmarshal([]byte(m.Payload), &ev); err != nil {
+		if err := json.Unmarshal([]byte(payload), &ev); err != nil {
 			// Not ours to interpret: forgetting everything is the safe reading.
 			b.log.WarnContext(ctx, "unreadable revocation event; dropping the whole cache", "error", err)
 			ev = revocation.Event{All: true}
@@ -295,7 +358,7 @@ func (b *Bus) handle(ctx context.Context, m *redis.Message) {
 		ack, _ := json.Marshal(control{Type: "ack", ID: ev.ID, Node: b.node})
 		// The origin waits on this; it must not wait behind the next event here.
 		go func() {
-			if err := b.rdb.Publish(context.WithoutCancel(ctx), b.prefix+"node:"+ev.Origin, ack).Err(); err != nil {
+			if err := b.publish(context.WithoutCancel(ctx), b.prefix+"node:"+ev.Origin, string(ack)); err != nil {
 				b.log.WarnContext(ctx, "acknowledging a revocation failed", "revocation", ev.ID, "error", err)
 			}
 		}()
@@ -312,7 +375,7 @@ func (b *Bus) pinger(ctx context.Context) {
 		case <-t.C:
 			sent := time.Since(b.start)
 			// A failed ping just lets the lease lapse: the cache stops serving.
-			_ = b.rdb.Publish(ctx, b.own, "p"+strconv.FormatInt(int64(sent), 10)).Err()
+			_ = b.publish(ctx, b.own, "p"+strconv.FormatInt(int64(sent), 10))
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"os"
 	"slices"
 	"strings"
@@ -81,13 +82,28 @@ func (r *recorder) got() ([]revocation.Event, int) {
 	return slices.Clone(r.events), len(r.resyncs)
 }
 
+// busKey is the message key every test node shares (in production, derived from the KEK).
+var busKey = []byte("0123456789abcdef0123456789abcdef")
+
+func newBus(t *testing.T, rdb redis.UniversalClient, prefix, name string, r revocation.Receiver, opts redisstore.BusOptions) *redisstore.Bus {
+	t.Helper()
+	if opts.Key == nil {
+		opts.Key = busKey
+	}
+	b, err := redisstore.NewBus(rdb, prefix, name, r, nil, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // node starts a bus on its own Redis connection (named, so a test can cut it).
 func node(t *testing.T, prefix, name string, r *recorder) (*redisstore.Bus, *redis.Client) {
 	t.Helper()
 	opts, _ := redis.ParseURL(redisURL())
 	opts.ClientName = strings.ReplaceAll(prefix, ":", "-") + name
 	rdb := redis.NewClient(opts)
-	b := redisstore.NewBus(rdb, prefix, name, r, nil, redisstore.BusOptions{})
+	b := newBus(t, rdb, prefix, name, r, redisstore.BusOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { b.Run(ctx); close(done) }()
@@ -171,8 +187,8 @@ func TestBus_StalledNodeIsMissingAndNotFresh(t *testing.T) {
 	if len(acks.Acknowledged) != 0 || !slices.Equal(acks.Missing, []string{"b"}) {
 		t.Fatalf("acks = %+v, want b missing", acks)
 	}
-	if waited < 100*time.Millisecond || waited > 2*time.Second {
-		t.Fatalf("Publish waited %v, want the 100ms lease", waited)
+	if waited < redisstore.DefaultLease || waited > 2*time.Second {
+		t.Fatalf("Publish waited %v, want the %v lease", waited, redisstore.DefaultLease)
 	}
 	if b.Fresh() {
 		t.Fatal("a node stuck before applying an event still counts as fresh after the lease")
@@ -231,7 +247,7 @@ func TestBus_DisconnectResyncs(t *testing.T) {
 func TestBus_RedisDown(t *testing.T) {
 	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
 	defer down.Close()
-	b := redisstore.NewBus(down, "weft-test:", "n", &recorder{}, nil, redisstore.BusOptions{})
+	b := newBus(t, down, "weft-test:", "n", &recorder{}, redisstore.BusOptions{})
 	if _, err := b.Publish(context.Background(), revocation.Event{ID: "x", All: true}); err == nil {
 		t.Fatal("publishing to an unreachable Redis succeeded")
 	}
@@ -247,7 +263,7 @@ func TestBus_PublisherWithoutRun(t *testing.T) {
 	rb := &recorder{}
 	b, _ := node(t, prefix, "b", rb)
 	eventually(t, "b live", func() bool { n, _ := b.LiveNodes(context.Background()); return len(n) == 1 })
-	cli := redisstore.NewBus(rdb, prefix, "cli", &recorder{}, nil, redisstore.BusOptions{})
+	cli := newBus(t, rdb, prefix, "cli", &recorder{}, redisstore.BusOptions{})
 	acks, err := cli.Publish(context.Background(), revocation.Event{ID: "rev-cli", Origin: "cli", Subject: "alice", Durable: true})
 	if err != nil {
 		t.Fatal(err)
@@ -257,5 +273,82 @@ func TestBus_PublisherWithoutRun(t *testing.T) {
 	}
 	if evs, _ := rb.got(); len(evs) != 1 || evs[0].ID != "rev-cli" {
 		t.Fatalf("b received %+v", evs)
+	}
+}
+
+// TestBus_ForgedMessagesAreDropped: anyone who can publish on Redis but lacks the key
+// (review S3) can neither keep a node fresh with forged pings, nor acknowledge for a
+// node, nor flush caches with forged events; a node keyed differently is not heard.
+func TestBus_ForgedMessagesAreDropped(t *testing.T) {
+	rdb, prefix := testRedis(t)
+	ctx := context.Background()
+
+	if _, err := redisstore.NewBus(rdb, prefix, "nokey", &recorder{}, nil, redisstore.BusOptions{}); err == nil {
+		t.Fatal("NewBus accepted a bus without a message key")
+	}
+
+	// A node that never pings on its own (the first ping is an hour away) must not be
+	// made fresh by pings someone else publishes on its channel: a forged one, one
+	// sealed with another key, or one from the future.
+	lonely := &recorder{}
+	b := newBus(t, rdb, prefix, "lonely", lonely, redisstore.BusOptions{Ping: time.Hour})
+	bctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { b.Run(bctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	eventually(t, "lonely subscribed", b.Ready)
+	own := prefix + "node:lonely"
+	wrongKey := newBus(t, rdb, prefix, "lonely", &recorder{}, redisstore.BusOptions{Key: []byte("another key, another deployment..")})
+	for _, payload := range []string{
+		"p1", "p999999999999999999", // unsigned, as before the key
+		wrongKey.SealForTest(own, "p1"),
+		redisstore.SealWith(busKey, own, "p999999999999999999"), // right key, from the future
+	} {
+		if err := rdb.Publish(ctx, own, payload).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Events on the events channel, unsigned or wrongly keyed, never reach the node.
+	for _, payload := range []string{`{"all":true,"origin":"mallory","id":"x"}`,
+		wrongKey.SealForTest(prefix+"revocations", `{"all":true,"origin":"mallory","id":"y"}`)} {
+		if err := rdb.Publish(ctx, prefix+"revocations", payload).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	if b.Fresh() {
+		t.Fatal("forged pings made a node fresh that never pinged itself")
+	}
+	if evs, _ := lonely.got(); len(evs) != 0 {
+		t.Fatalf("forged events reached the node: %+v", evs)
+	}
+
+	// A forged acknowledgement does not make a silent node count as acknowledged.
+	a := newBus(t, rdb, prefix, "a", &recorder{}, redisstore.BusOptions{})
+	if err := rdb.ZAdd(ctx, prefix+"nodes", redis.Z{Score: float64(time.Now().Add(time.Hour).UnixMilli()), Member: "ghost"}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	sub := rdb.Subscribe(ctx, prefix+"revocations")
+	defer sub.Close()
+	if _, err := sub.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		// Mallory sees the event go by and acknowledges it as the ghost node.
+		for m := range sub.Channel() {
+			_, body, _ := strings.Cut(m.Payload, ".")
+			var ev revocation.Event
+			if json.Unmarshal([]byte(body), &ev) == nil && ev.ID == "rev-forged-ack" {
+				rdb.Publish(ctx, prefix+"node:a", `{"t":"ack","id":"rev-forged-ack","node":"ghost"}`)
+				rdb.Publish(ctx, prefix+"node:a", wrongKey.SealForTest(prefix+"node:a", `{"t":"ack","id":"rev-forged-ack","node":"ghost"}`))
+			}
+		}
+	}()
+	acks, err := a.Publish(ctx, revocation.Event{ID: "rev-forged-ack", Origin: "a", Subject: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(acks.Acknowledged, "ghost") || !slices.Contains(acks.Missing, "ghost") {
+		t.Fatalf("acks = %+v, want ghost missing", acks)
 	}
 }

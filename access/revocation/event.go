@@ -60,12 +60,14 @@ type Bus interface {
 // always fresh.
 type LocalBus struct{}
 
-// Listener is a node-local cache of subjects (the gate's principal cache) that
-// revocations must reach. It sees only which subject to forget, not the event.
+// Listener is a node-local cache of subjects or clients (the gate's principal cache,
+// the client cache) that revocations must reach. It sees only which name to forget, not
+// the event: the event's subject, then its client id (a client acting for itself is its
+// tokens' subject).
 type Listener interface {
-	// Forget drops what is cached about subject, or everything when all is set. It must
+	// Forget drops what is cached about name, or everything when all is set. It must
 	// not block: it runs on the bus's goroutine and before a revocation is answered.
-	Forget(subject string, all bool)
+	Forget(name string, all bool)
 }
 
 // Receiver is the node's side of the bus: what a Bus calls when events arrive.

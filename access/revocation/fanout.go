@@ -26,7 +26,8 @@ type Fanout struct {
 	Node  string
 	Cache *TokenCache // nil without a token cache
 	// Listeners are the node's other caches that revocations must reach (the gate's
-	// principal cache): each event is applied to them as to the token cache.
+	// principal cache, the client cache): each event is applied to them as to the
+	// token cache.
 	Listeners []Listener
 	Bus       Bus // LocalBus on a single node; nil is the same
 	Log       Log // the durable log: receipts and catch-up
@@ -118,9 +119,19 @@ func (f *Fanout) apply(ev Event) {
 	if f.Cache != nil {
 		f.Cache.Apply(ev)
 	}
-	if ev.All || ev.Subject != "" {
-		for _, l := range f.Listeners {
-			l.Forget(ev.Subject, ev.All)
+	for _, l := range f.Listeners {
+		switch {
+		case ev.All:
+			l.Forget("", true)
+		default:
+			if ev.Subject != "" {
+				l.Forget(ev.Subject, false)
+			}
+			if ev.ClientID != "" {
+				// A client acting for itself is its tokens' subject; the client cache
+				// holds it under the same id.
+				l.Forget(ev.ClientID, false)
+			}
 		}
 	}
 }

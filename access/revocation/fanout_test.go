@@ -30,10 +30,13 @@ func TestFanout_Listeners(t *testing.T) {
 	}
 	f.Receive(ctx, revocation.Event{ID: "e2", Subject: "bob"})
 	f.Receive(ctx, revocation.Event{ID: "e3", SIDs: []string{"sid-1"}}) // no subject: nothing to forget
+	// A client's revocation (a disable, a secret rotation) reaches the client cache.
+	f.Receive(ctx, revocation.Event{ID: "e4", ClientID: "demo-m2m"})
+	f.Receive(ctx, revocation.Event{ID: "e5", Subject: "ci-runner", ClientID: "ci"})
 	if err := f.Resync(ctx, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"alice", "bob", "*"}; !slices.Equal(l.got, want) {
+	if want := []string{"alice", "bob", "demo-m2m", "ci-runner", "ci", "*"}; !slices.Equal(l.got, want) {
 		t.Fatalf("listeners heard %v, want %v", l.got, want)
 	}
 }

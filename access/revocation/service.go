@@ -28,10 +28,12 @@ type Selector struct {
 
 // Record is a durable record of one Revoke call and what it matched.
 type Record struct {
-	ID             string
-	Selector       Selector // for a token, Value is its SHA-256: the token is never stored
-	Reason         string
-	Suspend        bool
+	ID       string
+	Selector Selector // for a token, Value is its SHA-256: the token is never stored
+	Reason   string
+	Suspend  bool
+	// Disable marks a revocation that also disabled its client or machine identity.
+	Disable        bool
 	Actor          string
 	IdempotencyKey string
 	// RequestHash identifies what was asked (selector, reason, suspend), so that a key
@@ -138,11 +140,20 @@ func NewService(d Deps) (*Service, error) {
 // would tell the caller its second target was revoked when it was not.
 var ErrKeyReused = errors.New("the Idempotency-Key was already used for a different revocation request")
 
-// requestHash identifies what a request asks for, for idempotency.
-func requestHash(sel Selector, reason string, suspend bool) string {
-	sum := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%s\x00%t", sel.Type, sel.Value, reason, suspend)))
+// requestHash identifies what a request asks for, for idempotency. A request without
+// disable hashes as it did before disable existed.
+func requestHash(sel Selector, reason string, suspend, disable bool) string {
+	in := fmt.Sprintf("%s\x00%s\x00%s\x00%t", sel.Type, sel.Value, reason, suspend)
+	if disable {
+		in += "\x00disable"
+	}
+	sum := sha256.Sum256([]byte(in))
 	return hex.EncodeToString(sum[:])
 }
+
+// mode is what a request asks besides revoking: "suspend" (a user) or "disable" (a
+// client or machine identity) that was already so, so only the revocation is made again.
+type mode struct{ suspend, disable bool }
 
 // Selector types.
 const (
@@ -160,17 +171,17 @@ const (
 // Called inside a caller's transaction, the revocation commits with it, and is
 // published to the other nodes only once it has committed.
 func (s *Service) Revoke(ctx context.Context, actor, key string, sel Selector, reason string) (Record, bool, error) {
-	return s.revoke(ctx, actor, key, sel, reason, false)
+	return s.revoke(ctx, actor, key, sel, reason, mode{})
 }
 
-// revoke is Revoke; suspended marks the record of a "suspend" request whose user was
-// suspended already (the status did not change, the revocation is made again).
-func (s *Service) revoke(ctx context.Context, actor, key string, sel Selector, reason string, suspended bool) (Record, bool, error) {
+// revoke is Revoke; m marks the record of a "suspend" or "disable" request whose
+// target was so already (the status did not change, the revocation is made again).
+func (s *Service) revoke(ctx context.Context, actor, key string, sel Selector, reason string, m mode) (Record, bool, error) {
 	sel.Type, sel.Value, reason = strings.TrimSpace(sel.Type), strings.TrimSpace(sel.Value), strings.TrimSpace(reason)
 	if err := checkRequest(sel, reason, key); err != nil {
 		return Record{}, false, err
 	}
-	hash := requestHash(sel, reason, suspended)
+	hash := requestHash(sel, reason, m.suspend, m.disable)
 	if prev, ok, err := s.replay(ctx, actor, key, hash); ok || err != nil {
 		return prev, ok, err
 	}
@@ -182,7 +193,7 @@ func (s *Service) revoke(ctx context.Context, actor, key string, sel Selector, r
 		return Record{}, false, err
 	}
 	rec := s.newRecord(actor, key, sel, reason, t.redacted())
-	rec.Suspend, rec.RequestHash = suspended, hash
+	rec.Suspend, rec.Disable, rec.RequestHash = m.suspend, m.disable, hash
 	var published func() error
 	err = s.d.Tx.InTx(ctx, func(ctx context.Context) error {
 		var err error
@@ -262,7 +273,7 @@ func (s *Service) recordIf(ctx context.Context, t target, rec *Record, unlessEmp
 		return nil, err
 	}
 	if err := s.d.Audit.Record(ctx, "revocation", rec.Actor, rec.Selector.Type+":"+rec.Selector.Value,
-		map[string]any{"id": rec.ID, "reason": rec.Reason, "suspend": rec.Suspend, "sessions": rec.Sessions, "tokens": rec.Tokens}); err != nil {
+		map[string]any{"id": rec.ID, "reason": rec.Reason, "suspend": rec.Suspend, "disable": rec.Disable, "sessions": rec.Sessions, "tokens": rec.Tokens}); err != nil {
 		return nil, err
 	}
 	var perr error

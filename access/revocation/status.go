@@ -130,7 +130,7 @@ func (s *Service) Suspend(ctx context.Context, users StatusChanger, actor, key, 
 	if err := checkRequest(sel, reason, key); err != nil {
 		return Record{}, false, err
 	}
-	hash := requestHash(sel, reason, true)
+	hash := requestHash(sel, reason, true, false)
 	if prev, ok, err := s.replay(ctx, actor, key, hash); ok || err != nil {
 		return prev, ok, err
 	}
@@ -139,7 +139,7 @@ func (s *Service) Suspend(ctx context.Context, users StatusChanger, actor, key, 
 		return Record{}, false, invalid("suspend", "only a user account can be suspended")
 	}
 	if u.Status != identity.StatusActive {
-		return s.revoke(ctx, actor, key, sel, reason, true)
+		return s.revoke(ctx, actor, key, sel, reason, mode{suspend: true})
 	}
 	ch := identity.Change{Actor: actor, Reason: reason, Initiator: identity.InitiatorPolicy}
 	err = s.d.Tx.InTx(context.WithValue(identity.WithChange(ctx, &ch), keyKey{}, keyed{key: key, hash: hash}), func(ctx context.Context) error {
@@ -160,7 +160,7 @@ func (s *Service) Suspend(ctx context.Context, users StatusChanger, actor, key, 
 		// Another request suspended the user between our read and our change, so the
 		// status did not change and nothing was revoked on our behalf: revoke again, as
 		// for a user who was suspended already.
-		return s.revoke(ctx, actor, key, sel, reason, true)
+		return s.revoke(ctx, actor, key, sel, reason, mode{suspend: true})
 	}
 	rec, err := s.d.Store.RevocationByID(ctx, ch.Txn)
 	return rec, false, err

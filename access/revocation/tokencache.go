@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ory/fosite"
@@ -33,6 +34,10 @@ type TokenCache struct {
 
 	fresh   func() bool                               // nil: always fresh (one node)
 	publish func(ctx context.Context, ev Event) error // nil: apply here only
+
+	// Counters for operators: a node that is often not fresh serves from the database,
+	// which shows as latency long before it shows as errors.
+	hits, misses, stale atomic.Uint64
 
 	mu       sync.Mutex
 	gen      uint64     // advanced by every applied event
@@ -83,15 +88,20 @@ func (c *TokenCache) GetAccessTokenSession(ctx context.Context, signature string
 		return cloneRequest(e.req), e.err
 	}
 	gen := c.gen
-	if e, ok := c.entries[signature]; ok && fresh && now.Before(e.expires) {
-		if c.revalidate(signature, &e) {
+	if e, ok := c.entries[signature]; ok && now.Before(e.expires) {
+		if !fresh {
+			c.stale.Add(1)
+		} else if c.revalidate(signature, &e) {
 			c.entries[signature] = e
 			c.mu.Unlock()
+			c.hits.Add(1)
 			return cloneRequest(e.req), nil
+		} else {
+			delete(c.entries, signature)
 		}
-		delete(c.entries, signature)
 	}
 	c.mu.Unlock()
+	c.misses.Add(1)
 
 	req, err := c.TokenStorage.GetAccessTokenSession(ctx, signature, session)
 	r, ok := req.(*fosite.Request)
@@ -117,6 +127,15 @@ func (c *TokenCache) GetAccessTokenSession(ctx context.Context, signature string
 	return req, nil
 }
 
+// CacheStats counts access-token lookups: served from memory, read from the database,
+// and of those reads, the ones made only because the node was not fresh on the bus.
+type CacheStats struct{ Hits, Misses, Stale uint64 }
+
+// Stats returns the counters since start.
+func (c *TokenCache) Stats() CacheStats {
+	return CacheStats{Hits: c.hits.Load(), Misses: c.misses.Load(), Stale: c.stale.Load()}
+}
+
 // entryFor describes r for the cache; it expires with the token or after ttl.
 func entryFor(r *fosite.Request, gen uint64, now time.Time, ttl time.Duration) cachedToken {
 	e := cachedToken{req: cloneRequest(r), gen: gen, expires: now.Add(ttl), requestID: r.GetID()}
@@ -134,9 +153,8 @@ func entryFor(r *fosite.Request, gen uint64, now time.Time, ttl time.Duration) c
 }
 
 func put(m map[string]cachedToken, k string, e cachedToken, max int) {
-	if len(m) >= max {
-		clear(m)
-	}
+	now := time.Now()
+	access.MakeRoom(m, max, func(c cachedToken) bool { return !now.Before(c.expires) })
 	m[k] = e
 }
 

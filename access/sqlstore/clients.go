@@ -45,6 +45,9 @@ type clientRow struct {
 	PKCERequired             bool   `gorm:"column:pkce_required"`
 	MachineIdentityID        *string
 	BackchannelLogoutURI     string
+	Status                   string
+	PreviousSecretHash       *string
+	PreviousSecretExpiresAt  *time.Time
 	CreatedAt                time.Time
 	UpdatedAt                time.Time
 }
@@ -70,6 +73,14 @@ func toClientRow(c access.Client) (clientRow, error) {
 		r.OwnerID = &o
 	}
 	r.BackchannelLogoutURI = c.BackchannelLogoutURI
+	r.Status = string(c.Status)
+	if r.Status == "" {
+		r.Status = string(access.ClientActive)
+	}
+	if c.PreviousSecretHash != "" {
+		h, at := c.PreviousSecretHash, c.PreviousSecretExpiresAt.UTC()
+		r.PreviousSecretHash, r.PreviousSecretExpiresAt = &h, &at
+	}
 	if c.MachineIdentityID != "" {
 		m := c.MachineIdentityID
 		r.MachineIdentityID = &m
@@ -106,6 +117,10 @@ func (r clientRow) client() (access.Client, error) {
 		c.MachineIdentityID = *r.MachineIdentityID
 	}
 	c.BackchannelLogoutURI = r.BackchannelLogoutURI
+	c.Status = access.ClientStatus(r.Status)
+	if r.PreviousSecretHash != nil && r.PreviousSecretExpiresAt != nil {
+		c.PreviousSecretHash, c.PreviousSecretExpiresAt = *r.PreviousSecretHash, r.PreviousSecretExpiresAt.UTC()
+	}
 	for _, f := range []struct {
 		src string
 		dst *[]string
@@ -140,6 +155,7 @@ func (s *Clients) UpdateClient(ctx context.Context, c access.Client) error {
 		"access_token_format": r.AccessTokenFormat, "token_endpoint_auth_method": r.TokenEndpointAuthMethod, "jwks": r.JWKS,
 		"id_token_signed_response_alg": r.IDTokenSignedResponseAlg, "pkce_required": r.PKCERequired,
 		"machine_identity_id": r.MachineIdentityID, "backchannel_logout_uri": r.BackchannelLogoutURI,
+		"status": r.Status, "previous_secret_hash": r.PreviousSecretHash, "previous_secret_expires_at": r.PreviousSecretExpiresAt,
 	})
 	if res.Error != nil {
 		return idsql.TranslateError(res.Error)

@@ -29,6 +29,7 @@ type revocationRow struct {
 	SelectorValue  string
 	Reason         string
 	Suspend        bool
+	Disable        bool
 	Actor          string
 	IdempotencyKey *string
 	RequestHash    string
@@ -43,7 +44,7 @@ func (revocationRow) TableName() string { return "revocations" }
 
 func (r revocationRow) revocation() revocation.Record {
 	v := revocation.Record{ID: r.ID, Selector: revocation.Selector{Type: r.SelectorType, Value: r.SelectorValue}, Reason: r.Reason,
-		Suspend: r.Suspend, Actor: r.Actor, RequestHash: r.RequestHash, Sessions: r.Sessions, Tokens: r.Tokens, CreatedAt: r.CreatedAt.UTC()}
+		Suspend: r.Suspend, Disable: r.Disable, Actor: r.Actor, RequestHash: r.RequestHash, Sessions: r.Sessions, Tokens: r.Tokens, CreatedAt: r.CreatedAt.UTC()}
 	if r.IdempotencyKey != nil {
 		v.IdempotencyKey = *r.IdempotencyKey
 	}
@@ -60,7 +61,7 @@ func (r revocationRow) revocation() revocation.Record {
 // CreateRevocation implements revocation.Store.
 func (s *Revocations) CreateRevocation(ctx context.Context, v revocation.Record) error {
 	r := revocationRow{ID: v.ID, SelectorType: v.Selector.Type, SelectorValue: v.Selector.Value, Reason: v.Reason,
-		Suspend: v.Suspend, Actor: v.Actor, RequestHash: v.RequestHash, Sessions: v.Sessions, Tokens: v.Tokens, CreatedAt: v.CreatedAt.UTC()}
+		Suspend: v.Suspend, Disable: v.Disable, Actor: v.Actor, RequestHash: v.RequestHash, Sessions: v.Sessions, Tokens: v.Tokens, CreatedAt: v.CreatedAt.UTC()}
 	ev, err := json.Marshal(v.Event)
 	if err != nil {
 		return err

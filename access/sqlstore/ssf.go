@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/weft-fabric/weft/access/outbox"
 	"github.com/weft-fabric/weft/access/ssf"
@@ -29,7 +30,9 @@ type streamRow struct {
 	ClientID            string
 	DeliveryMethod      string
 	EndpointURL         string
-	AuthorizationHeader string
+	AuthorizationHeader string // clear, only in rows written before migration 00018
+	AuthorizationSealed []byte
+	DefaultSubjects     string
 	EventsRequested     string // JSON array
 	Description         string
 	Status              string
@@ -46,13 +49,15 @@ func toStreamRow(s ssf.Stream) (streamRow, error) {
 		return streamRow{}, err
 	}
 	return streamRow{ID: s.ID, ClientID: s.ClientID, DeliveryMethod: s.Method, EndpointURL: s.EndpointURL,
-		AuthorizationHeader: s.AuthorizationHeader, EventsRequested: string(ev), Description: s.Description,
+		AuthorizationHeader: s.LegacyAuthorization, AuthorizationSealed: s.AuthorizationSealed, DefaultSubjects: s.DefaultSubjects,
+		EventsRequested: string(ev), Description: s.Description,
 		Status: s.Status, StatusReason: s.StatusReason, CreatedAt: s.CreatedAt.UTC(), UpdatedAt: s.UpdatedAt.UTC()}, nil
 }
 
 func (r streamRow) stream() ssf.Stream {
 	s := ssf.Stream{ID: r.ID, ClientID: r.ClientID, Method: r.DeliveryMethod, EndpointURL: r.EndpointURL,
-		AuthorizationHeader: r.AuthorizationHeader, Description: r.Description, Status: r.Status, StatusReason: r.StatusReason,
+		LegacyAuthorization: r.AuthorizationHeader, AuthorizationSealed: r.AuthorizationSealed, DefaultSubjects: r.DefaultSubjects,
+		Description: r.Description, Status: r.Status, StatusReason: r.StatusReason,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
 	if json.Unmarshal([]byte(r.EventsRequested), &s.EventsRequested) != nil || s.EventsRequested == nil {
 		s.EventsRequested = []string{}
@@ -116,7 +121,8 @@ func (s *Streams) UpdateStream(ctx context.Context, v ssf.Stream) error {
 		return err
 	}
 	res := s.db.Conn(ctx).Model(&streamRow{}).Where("id = ? AND client_id = ?", r.ID, r.ClientID).Updates(map[string]any{
-		"endpoint_url": r.EndpointURL, "authorization_header": r.AuthorizationHeader, "events_requested": r.EventsRequested,
+		"endpoint_url": r.EndpointURL, "authorization_header": r.AuthorizationHeader, "authorization_sealed": r.AuthorizationSealed,
+		"default_subjects": r.DefaultSubjects, "events_requested": r.EventsRequested,
 		"description": r.Description, "status": r.Status, "status_reason": r.StatusReason, "updated_at": r.UpdatedAt})
 	if res.Error != nil {
 		return idsql.TranslateError(res.Error)
@@ -137,6 +143,44 @@ func (s *Streams) DeleteStream(ctx context.Context, clientID, id string) error {
 		return identity.ErrNotFound
 	}
 	return nil
+}
+
+// LegacyAuthorizations implements ssf.Store.
+func (s *Streams) LegacyAuthorizations(ctx context.Context) ([]ssf.Stream, error) {
+	return s.list(s.db.Conn(ctx).Where("authorization_header <> ''"))
+}
+
+type streamSubjectRow struct {
+	StreamID  string `gorm:"primaryKey"`
+	Subject   string `gorm:"primaryKey"`
+	CreatedAt time.Time
+}
+
+func (streamSubjectRow) TableName() string { return "ssf_stream_subjects" }
+
+// AddSubject implements ssf.Store.
+func (s *Streams) AddSubject(ctx context.Context, streamID, sub string, at time.Time) error {
+	r := streamSubjectRow{StreamID: streamID, Subject: sub, CreatedAt: at.UTC()}
+	return idsql.TranslateError(s.db.Conn(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&r).Error)
+}
+
+// RemoveSubject implements ssf.Store.
+func (s *Streams) RemoveSubject(ctx context.Context, streamID, sub string) error {
+	return idsql.TranslateError(s.db.Conn(ctx).Where("stream_id = ? AND subject = ?", streamID, sub).Delete(&streamSubjectRow{}).Error)
+}
+
+// CountSubjects implements ssf.Store.
+func (s *Streams) CountSubjects(ctx context.Context, streamID string) (int64, error) {
+	var n int64
+	err := s.db.Conn(ctx).Model(&streamSubjectRow{}).Where("stream_id = ?", streamID).Count(&n).Error
+	return n, idsql.TranslateError(err)
+}
+
+// StreamsOfSubject implements ssf.Store.
+func (s *Streams) StreamsOfSubject(ctx context.Context, sub string) ([]string, error) {
+	var ids []string
+	err := s.db.Conn(ctx).Model(&streamSubjectRow{}).Where("subject = ?", sub).Pluck("stream_id", &ids).Error
+	return ids, idsql.TranslateError(err)
 }
 
 // undelivered selects a stream's messages that are neither delivered nor given up.

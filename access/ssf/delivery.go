@@ -76,9 +76,15 @@ func (t *Transmitter) DeliverPush(ctx context.Context, m outbox.Message) error {
 	}
 	req.Header.Set("Content-Type", "application/secevent+jwt")
 	req.Header.Set("Accept", "application/json")
-	if s.AuthorizationHeader != "" {
-		req.Header.Set("Authorization", s.AuthorizationHeader)
+	h, err := t.authorization(s)
+	if err != nil {
+		return err // a KEK mismatch is the operator's to fix; retried meanwhile
 	}
+	if h != "" {
+		req.Header.Set("Authorization", h)
+	}
+	// The endpoint was checked when it was registered; the client checks it again at
+	// connect time (the host may resolve elsewhere now).
 	resp, err := t.Client.Do(req)
 	if err != nil {
 		return err

@@ -50,6 +50,14 @@ const (
 	StatusDisabled = "disabled" // events are dropped
 )
 
+// Which subjects a stream receives events about (SSF 1.0 default_subjects, set per
+// stream in Weft). New streams default to SubjectsNone (issue 9, L7): a receiver adds
+// the users it relates to with the add-subject endpoint.
+const (
+	SubjectsAll  = "ALL"
+	SubjectsNone = "NONE"
+)
+
 // Stream is one receiver's event stream.
 type Stream struct {
 	ID       string
@@ -57,14 +65,22 @@ type Stream struct {
 	Method   string
 	// EndpointURL is where push streams are sent; empty for poll streams, whose URL
 	// is the transmitter's (Transmitter.PollURL).
-	EndpointURL         string
-	AuthorizationHeader string // sent with each push; write-only
-	EventsRequested     []string
-	Description         string
-	Status              string
-	StatusReason        string
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
+	EndpointURL string
+	// AuthorizationSealed is the Authorization header sent with each push, encrypted
+	// by Transmitter.Secrets and bound to the stream id; receivers never see it back.
+	AuthorizationSealed []byte
+	// LegacyAuthorization is a header stored in clear before migration 00018; the
+	// server seals it at start-up (SealLegacyHeaders). Nothing writes a new one.
+	LegacyAuthorization string
+	// DefaultSubjects is SubjectsAll (every subject's events) or SubjectsNone (only
+	// the subjects the receiver added).
+	DefaultSubjects string
+	EventsRequested []string
+	Description     string
+	Status          string
+	StatusReason    string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // Delivered is what the stream receives: requested ∩ supported, in requested order.
@@ -92,8 +108,29 @@ type Store interface {
 	Receiving(ctx context.Context) ([]Stream, error)
 	// UpdateStream replaces a stream's mutable fields; identity.ErrNotFound if absent.
 	UpdateStream(ctx context.Context, s Stream) error
-	// DeleteStream removes the client's stream; identity.ErrNotFound if absent.
+	// DeleteStream removes the client's stream (and its subjects); identity.ErrNotFound
+	// if absent.
 	DeleteStream(ctx context.Context, clientID, id string) error
+	// LegacyAuthorizations lists the streams whose authorization header is still
+	// stored in clear (written before migration 00018).
+	LegacyAuthorizations(ctx context.Context) ([]Stream, error)
+
+	// AddSubject records that stream streamID receives events about user sub; adding
+	// a subject twice is not an error.
+	AddSubject(ctx context.Context, streamID, sub string, at time.Time) error
+	// RemoveSubject forgets user sub for the stream; removing an absent one is not an
+	// error.
+	RemoveSubject(ctx context.Context, streamID, sub string) error
+	// CountSubjects counts the stream's subjects.
+	CountSubjects(ctx context.Context, streamID string) (int64, error)
+	// StreamsOfSubject lists the ids of the streams that added user sub.
+	StreamsOfSubject(ctx context.Context, sub string) ([]string, error)
+}
+
+// Sealer encrypts secrets bound to a row (access/keys.SecretBox).
+type Sealer interface {
+	Seal(plaintext []byte, bind string) ([]byte, error)
+	Open(sealed []byte, bind string) ([]byte, error)
 }
 
 // Queue is what streams need of the outbox beyond outbox.Store (access/sqlstore's
@@ -124,4 +161,7 @@ const (
 	PathStatus        = "/ssf/status"
 	PathVerify        = "/ssf/verify"
 	PathPoll          = "/ssf/poll/" // + stream id
+	// SSF 1.0 section 8.1.3 add and remove subject endpoints.
+	PathAddSubject    = "/ssf/subjects:add"
+	PathRemoveSubject = "/ssf/subjects:remove"
 )

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/outbound"
 	"github.com/weft-fabric/weft/identity"
 )
 
@@ -24,6 +25,9 @@ const (
 	maxAuthHeaderLen    = 4096
 	maxReasonLen        = 1024
 	maxStateLen         = 1024
+	// MaxSubjectsPerStream bounds the subjects a receiver adds to one stream.
+	MaxSubjectsPerStream = 10000
+	maxSubLen            = 255
 )
 
 // StreamConfig is a receiver's stream configuration request (SSF 1.0 section 8.1.1).
@@ -39,6 +43,9 @@ type StreamConfig struct {
 	EventsRequested *[]string       `json:"events_requested,omitempty"`
 	EventsDelivered json.RawMessage `json:"events_delivered,omitempty"`
 	Description     *string         `json:"description,omitempty"`
+	// DefaultSubjects (a Weft extension of the stream configuration) is ALL or NONE;
+	// new streams default to NONE. Absent in an update, PUT included, keeps it.
+	DefaultSubjects *string `json:"default_subjects,omitempty"`
 }
 
 // DeliveryConfig is the delivery member of a stream configuration.
@@ -78,7 +85,7 @@ func (t *Transmitter) checkEcho(in StreamConfig, clientID string) error {
 // apply validates in and writes it over s. replace (PUT) resets what in leaves out;
 // otherwise (POST, PATCH) absent members keep s's values.
 func (t *Transmitter) apply(s *Stream, in StreamConfig, replace bool) error {
-	creating := s.ID == ""
+	creating := s.CreatedAt.IsZero()
 	if in.Delivery == nil && (creating || replace) {
 		return invalid("delivery", "is required: {\"method\":\""+MethodPush+"\",\"endpoint_url\":\"https://...\"} or {\"method\":\""+MethodPoll+"\"}")
 	}
@@ -108,7 +115,9 @@ func (t *Transmitter) apply(s *Stream, in StreamConfig, replace bool) error {
 				if len(*h) > maxAuthHeaderLen || strings.ContainsAny(*h, "\r\n\x00") {
 					return invalid("delivery.authorization_header", fmt.Sprintf("must be one line of at most %d characters", maxAuthHeaderLen))
 				}
-				s.AuthorizationHeader = *h
+				if err := t.sealHeader(s, *h); err != nil {
+					return err
+				}
 			}
 		case MethodPoll:
 			// The transmitter supplies a poll stream's URL; a receiver may echo it.
@@ -135,6 +144,17 @@ func (t *Transmitter) apply(s *Stream, in StreamConfig, replace bool) error {
 		}
 		s.EventsRequested = append([]string{}, ev...)
 	}
+	switch {
+	case in.DefaultSubjects != nil:
+		switch *in.DefaultSubjects {
+		case SubjectsAll, SubjectsNone:
+			s.DefaultSubjects = *in.DefaultSubjects
+		default:
+			return invalid("default_subjects", "must be ALL or NONE")
+		}
+	case creating:
+		s.DefaultSubjects = SubjectsNone
+	}
 	if in.Description != nil || replace {
 		d := ""
 		if in.Description != nil {
@@ -148,6 +168,83 @@ func (t *Transmitter) apply(s *Stream, in StreamConfig, replace bool) error {
 	return nil
 }
 
+// sealHeader stores h as s's authorization header, encrypted and bound to s.ID; an
+// empty h removes it. Either way a header still in clear (LegacyAuthorization) goes.
+func (t *Transmitter) sealHeader(s *Stream, h string) error {
+	s.LegacyAuthorization = ""
+	if h == "" {
+		s.AuthorizationSealed = nil
+		return nil
+	}
+	if t.Secrets == nil {
+		return errors.New("ssf: no key to encrypt authorization headers with (admin commands cannot store them)")
+	}
+	sealed, err := t.Secrets.Seal([]byte(h), s.ID)
+	if err != nil {
+		return fmt.Errorf("ssf: seal authorization header: %w", err)
+	}
+	s.AuthorizationSealed = sealed
+	return nil
+}
+
+// authorization returns the header to send with s's pushes: the sealed one, opened,
+// or one stored in clear before migration 00018 and not yet sealed.
+func (t *Transmitter) authorization(s Stream) (string, error) {
+	if len(s.AuthorizationSealed) == 0 {
+		return s.LegacyAuthorization, nil
+	}
+	if t.Secrets == nil {
+		return "", errors.New("ssf: no key to decrypt authorization headers with")
+	}
+	h, err := t.Secrets.Open(s.AuthorizationSealed, s.ID)
+	if err != nil {
+		return "", fmt.Errorf("stream %s authorization header: %w", s.ID, err)
+	}
+	return string(h), nil
+}
+
+// SealLegacyHeaders encrypts the authorization headers stored in clear before
+// migration 00018 and empties the clear column; the server runs it at start-up, when
+// it holds the key-encryption key. It returns how many it sealed. Several nodes may
+// run it at once: each writes a valid ciphertext, the last one stays.
+func (t *Transmitter) SealLegacyHeaders(ctx context.Context) (int, error) {
+	n := 0
+	err := t.Tx.InTx(ctx, func(ctx context.Context) error {
+		n = 0
+		streams, err := t.Streams.LegacyAuthorizations(ctx)
+		if err != nil {
+			return err
+		}
+		for _, s := range streams {
+			if err := t.sealHeader(&s, s.LegacyAuthorization); err != nil {
+				return err
+			}
+			if err := t.Streams.UpdateStream(ctx, s); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// checkEndpoint applies the outbound rule to a push endpoint in a request (the
+// syntax is apply's): its host must resolve only to addresses Weft may reach.
+func (t *Transmitter) checkEndpoint(ctx context.Context, in StreamConfig) error {
+	d := in.Delivery
+	if d == nil || d.Method != MethodPush || d.EndpointURL == nil || *d.EndpointURL == "" {
+		return nil
+	}
+	if t.URLs == nil {
+		return errors.New("ssf: no outbound URL check configured")
+	}
+	if err := t.URLs.CheckURL(ctx, *d.EndpointURL); err != nil {
+		return invalid("delivery.endpoint_url", err.Error())
+	}
+	return nil
+}
+
 // CreateStream creates a stream for client clientID (SSF 1.0 section 8.1.1.1).
 func (t *Transmitter) CreateStream(ctx context.Context, clientID string, in StreamConfig) (Stream, error) {
 	if in.StreamID != nil {
@@ -156,11 +253,14 @@ func (t *Transmitter) CreateStream(ctx context.Context, clientID string, in Stre
 	if err := t.checkEcho(in, clientID); err != nil {
 		return Stream{}, err
 	}
-	s := Stream{ClientID: clientID, Status: StatusEnabled, EventsRequested: []string{}}
+	// The id comes first: a sealed authorization header is bound to it.
+	s := Stream{ID: uuid.NewString(), ClientID: clientID, Status: StatusEnabled, EventsRequested: []string{}}
 	if err := t.apply(&s, in, false); err != nil {
 		return Stream{}, err
 	}
-	s.ID = uuid.NewString()
+	if err := t.checkEndpoint(ctx, in); err != nil {
+		return Stream{}, err
+	}
 	s.CreatedAt = t.now()
 	s.UpdatedAt = s.CreatedAt
 	err := t.Tx.InTx(ctx, func(ctx context.Context) error {
@@ -193,6 +293,10 @@ func (t *Transmitter) UpdateStream(ctx context.Context, clientID string, in Stre
 	if err := t.checkEcho(in, clientID); err != nil {
 		return Stream{}, err
 	}
+	// Outside the transaction: it resolves the host, which may take a while.
+	if err := t.checkEndpoint(ctx, in); err != nil {
+		return Stream{}, err
+	}
 	var out Stream
 	err := t.Tx.InTx(ctx, func(ctx context.Context) error {
 		s, err := t.Streams.Stream(ctx, clientID, *in.StreamID)
@@ -208,7 +312,7 @@ func (t *Transmitter) UpdateStream(ctx context.Context, clientID string, in Stre
 			return err
 		}
 		if s.Method == MethodPush && s.EndpointURL != before {
-			if err := t.Queue.Retarget(ctx, s.ID, s.EndpointURL); err != nil {
+			if err := t.Queue.Retarget(ctx, s.ID, outbound.Redact(s.EndpointURL)); err != nil {
 				return err
 			}
 		}

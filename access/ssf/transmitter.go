@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/outbound"
 	"github.com/weft-fabric/weft/access/outbox"
 	"github.com/weft-fabric/weft/access/revocation"
 	"github.com/weft-fabric/weft/identity"
@@ -26,10 +27,26 @@ type Transmitter struct {
 	Now     func() time.Time
 	// LongPoll bounds how long a poll without returnImmediately waits for events.
 	LongPoll time.Duration
-	// Sign signs SETs with the provider's ES256 key; Client posts pushed ones (no
-	// redirects: a receiver that redirects is misconfigured).
+	// Sign signs SETs with the provider's ES256 key; Client posts pushed ones: the
+	// SSRF-safe client of access/outbound (no internal addresses, no redirects).
 	Sign   access.JWTSigner
-	Client *http.Client
+	Client Doer
+	// URLs decides at registration whether Weft may push to a receiver's endpoint
+	// (access/outbound.Guard: https, resolving only to addresses Weft may reach).
+	URLs access.PushURLChecker
+	// Secrets encrypts receivers' authorization headers at rest (access/keys.SecretBox
+	// under the key-encryption key). Admin commands run without it: they never store
+	// or send a header.
+	Secrets Sealer
+	// ReasonReceivers lists the receivers (client ids) the operator trusts with the
+	// free-text reasons of changes (CAEP reason_admin, such as a SOAR's "incident 4711:
+	// alice"); every other receiver gets events without them (issue 9, L7).
+	ReasonReceivers []string
+}
+
+// Doer sends an HTTP request (access/outbound.Client).
+type Doer interface {
+	Do(*http.Request) (*http.Response, error)
 }
 
 var (
@@ -40,7 +57,9 @@ var (
 // PollURL is where the receiver of poll stream id polls (RFC 8936).
 func (t *Transmitter) PollURL(id string) string { return t.Issuer + PathPoll + id }
 
-// target is where a stream's SETs go, as the outbox and the receipt show it.
+// Target is where a stream's SETs go, as the receiver sees it in its configuration.
+// The outbox, and so logs, receipts and the audit log, keep it without the query
+// (outbound.Redact): a receiver may have put a secret there.
 func (t *Transmitter) Target(s Stream) string {
 	if s.Method == MethodPoll {
 		return t.PollURL(s.ID)
@@ -57,8 +76,11 @@ func (t *Transmitter) now() time.Time {
 
 // event is one security event before it is addressed to streams.
 type event struct {
-	typ          string
-	subject      map[string]any // sub_id (RFC 9493)
+	typ     string
+	subject map[string]any // sub_id (RFC 9493)
+	// user is the user the event is about ("" if none): a stream with default
+	// subjects NONE receives the event only if it added this user.
+	user         string
 	body         map[string]any
 	revocationID string // txn, and the receipt it belongs to
 }
@@ -69,21 +91,62 @@ type payload struct {
 	Claims map[string]any `json:"claims"`
 }
 
-// emit queues ev for every receiving stream that asked for its type.
+// emit queues ev for every receiving stream that asked for its type and may see its
+// subject: streams with default subjects ALL see every subject, those with NONE only
+// the users they added. Free-text reasons reach only receivers the operator trusts.
 func (t *Transmitter) emit(ctx context.Context, ev event) error {
 	streams, err := t.Streams.Receiving(ctx)
 	if err != nil {
 		return fmt.Errorf("ssf streams: %w", err)
 	}
+	var added map[string]bool // the streams that added ev.user, read once if needed
 	for _, s := range streams {
 		if !slices.Contains(s.Delivered(), ev.typ) {
 			continue
 		}
-		if err := t.enqueue(ctx, s, ev); err != nil {
+		if s.DefaultSubjects != SubjectsAll {
+			if ev.user == "" {
+				continue
+			}
+			if added == nil {
+				ids, err := t.Streams.StreamsOfSubject(ctx, ev.user)
+				if err != nil {
+					return fmt.Errorf("ssf subjects: %w", err)
+				}
+				added = make(map[string]bool, len(ids))
+				for _, id := range ids {
+					added[id] = true
+				}
+			}
+			if !added[s.ID] {
+				continue
+			}
+		}
+		out := ev
+		if !slices.Contains(t.ReasonReceivers, s.ClientID) {
+			out.body = withoutReasons(ev.body)
+		}
+		if err := t.enqueue(ctx, s, out); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// withoutReasons returns body without its free-text members.
+func withoutReasons(body map[string]any) map[string]any {
+	if _, ok := body["reason_admin"]; !ok {
+		if _, ok := body["reason_user"]; !ok {
+			return body
+		}
+	}
+	out := make(map[string]any, len(body))
+	for k, v := range body {
+		if k != "reason_admin" && k != "reason_user" {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // enqueue queues ev for stream s, unless s is disabled (its events are dropped).
@@ -102,7 +165,7 @@ func (t *Transmitter) enqueue(ctx context.Context, s Stream, ev event) error {
 	if err != nil {
 		return err
 	}
-	m := outbox.Message{ID: jti, Kind: KindPush, Target: t.Target(s), Payload: b, RevocationID: ev.revocationID,
+	m := outbox.Message{ID: jti, Kind: KindPush, Target: outbound.Redact(t.Target(s)), Payload: b, RevocationID: ev.revocationID,
 		NextAttemptAt: now, CreatedAt: now, StreamID: s.ID}
 	if s.Method == MethodPoll {
 		m.Kind, m.Pull = KindPoll, true
@@ -153,7 +216,7 @@ func (t *Transmitter) SessionRevoked(ctx context.Context, rev revocation.Record,
 	if sub != "" {
 		subject["user"] = t.userSubject(sub)
 	}
-	return t.emit(ctx, event{typ: EventSessionRevoked, subject: subject, body: body, revocationID: rev.ID})
+	return t.emit(ctx, event{typ: EventSessionRevoked, subject: subject, user: sub, body: body, revocationID: rev.ID})
 }
 
 // StatusChanged implements identity.AccountObserver: RISC account-disabled when an
@@ -166,12 +229,12 @@ func (t *Transmitter) StatusChanged(ctx context.Context, u identity.User, from i
 		return nil // suspended to deprovisioned: it was disabled already
 	}
 	body, revID := t.cause(ctx, t.now())
-	return t.emit(ctx, event{typ: typ, subject: t.userSubject(u.ID), body: body, revocationID: revID})
+	return t.emit(ctx, event{typ: typ, subject: t.userSubject(u.ID), user: u.ID, body: body, revocationID: revID})
 }
 
 // PasswordChanged implements identity.AccountObserver: CAEP credential-change.
 func (t *Transmitter) PasswordChanged(ctx context.Context, u identity.User) error {
 	body, revID := t.cause(ctx, t.now())
 	body["credential_type"], body["change_type"] = "password", "update"
-	return t.emit(ctx, event{typ: EventCredentialChange, subject: t.userSubject(u.ID), body: body, revocationID: revID})
+	return t.emit(ctx, event{typ: EventCredentialChange, subject: t.userSubject(u.ID), user: u.ID, body: body, revocationID: revID})
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/weft-fabric/weft/access/keys"
+	"github.com/weft-fabric/weft/access/outbound"
 	"github.com/weft-fabric/weft/identity/password"
 )
 
@@ -31,6 +32,7 @@ import (
 // settings, which gives its key, variable, flag, default and meaning.
 type Config struct {
 	Listen                 string
+	MetricsListen          string // empty: /metrics on Listen
 	TrustedProxies         string // comma-separated IPs and CIDR prefixes; see trustedProxies
 	Issuer                 string
 	DataDir                string
@@ -56,6 +58,9 @@ type Config struct {
 	SigningKeysRefresh     time.Duration
 	RedisPrefix            string
 	NodeName               string // empty: hostname-pid-random
+	OutboundAllow          string // comma-separated IPs, CIDR prefixes, host names; see outboundPolicy
+	OutboundAllowLoopback  bool
+	SSFReasonReceivers     string // comma-separated client ids
 	// Throttling of failures (issue 9 H2, M4, L3): see access/throttle.
 	ClientAuthFailuresPerIP     int
 	ClientAuthFailuresPerClient int
@@ -79,6 +84,8 @@ type setting struct {
 var settings = []setting{
 	{"listen", "WEFT_LISTEN", "listen", "127.0.0.1:8080",
 		"TCP address to serve HTTP on, host:port; an empty host listens on all interfaces"},
+	{"metrics_listen", "WEFT_METRICS_LISTEN", "metrics-listen", "",
+		"Separate host:port that serves /metrics (Prometheus) instead of the public listener, e.g. an address only the monitoring network reaches; empty serves /metrics on listen"},
 	{"trusted_proxies", "WEFT_TRUSTED_PROXIES", "trusted-proxies", "",
 		"Reverse proxies whose Forwarded and X-Forwarded-For headers name the client: comma-separated IPs or CIDR prefixes (IPv4 or IPv6); empty trusts none and the client is the TCP peer"},
 	{"issuer", "WEFT_ISSUER", "issuer", "http://localhost:8080",
@@ -99,8 +106,8 @@ var settings = []setting{
 		"How long a graceful shutdown waits for requests in flight; more than 0, at most 10m"},
 	{"db_max_open_conns", "WEFT_DB_MAX_OPEN_CONNS", "db-max-open-conns", "20",
 		"Maximum open database connections per node, 1 to 1000"},
-	{"db_max_idle_conns", "WEFT_DB_MAX_IDLE_CONNS", "db-max-idle-conns", "10",
-		"Maximum idle database connections kept open, 0 to db_max_open_conns"},
+	{"db_max_idle_conns", "WEFT_DB_MAX_IDLE_CONNS", "db-max-idle-conns", "20",
+		"Maximum idle database connections kept open, 0 to 1000, at most db_max_open_conns take effect; below db_max_open_conns a busy pool closes and reopens connections, which lengthens tail latency"},
 	{"db_conn_max_lifetime", "WEFT_DB_CONN_MAX_LIFETIME", "db-conn-max-lifetime", "30m",
 		"Age after which a database connection is replaced; 0 keeps connections forever"},
 	{"bootstrap_admin", "WEFT_BOOTSTRAP_ADMIN", "bootstrap-admin", "admin",
@@ -108,7 +115,7 @@ var settings = []setting{
 	{"bootstrap_admin_password", "WEFT_BOOTSTRAP_ADMIN_PASSWORD", "bootstrap-admin-password", "",
 		"Password of that first administrator; empty generates one and logs it once (prefer the environment to the flag, which ps shows)"},
 	{"argon2_memory_kib", "WEFT_ARGON2_MEMORY_KIB", "argon2-memory-kib", "65536",
-		"argon2id memory per password hash in KiB, 8192 (8 MiB) to 4194304 (4 GiB)"},
+		"argon2id memory per password hash in KiB, 8192 (8 MiB) to 1048576 (1 GiB)"},
 	{"argon2_time", "WEFT_ARGON2_TIME", "argon2-time", "1",
 		"argon2id passes over memory per password hash, 1 to 64"},
 	{"argon2_threads", "WEFT_ARGON2_THREADS", "argon2-threads", "2",
@@ -129,6 +136,12 @@ var settings = []setting{
 		"Prefix of every Redis key Weft writes, so several deployments can share one Redis"},
 	{"node_name", "WEFT_NODE_NAME", "node-name", "",
 		"This node's name in revocation receipts and among the live nodes on Redis, unique per running node; empty uses hostname-pid-random"},
+	{"outbound_allow", "WEFT_OUTBOUND_ALLOW", "outbound-allow", "",
+		"Internal destinations that SSF push endpoints and back-channel logout URIs may still use: comma-separated IPs, CIDR prefixes and host names; empty allows none (private, link-local, metadata and similar addresses are refused)"},
+	{"outbound_allow_loopback", "WEFT_OUTBOUND_ALLOW_LOOPBACK", "outbound-allow-loopback", "false",
+		"Let SSF push endpoints and back-channel logout URIs use loopback addresses (and http to them) although the issuer is not on loopback; with an issuer on loopback they always may"},
+	{"ssf_reason_receivers", "WEFT_SSF_REASON_RECEIVERS", "ssf-reason-receivers", "",
+		"SSF receivers (comma-separated client ids) trusted with the free-text reasons of changes (CAEP reason_admin, such as a SOAR's incident note); every other receiver gets events without them"},
 	{"client_auth_failures_per_ip", "WEFT_CLIENT_AUTH_FAILURES_PER_IP", "client-auth-failures-per-ip", "20",
 		"Failed client authentications (wrong secret, unknown client id) allowed per minute, and at once, from one address (IPv6: one /64) for all clients; past it the token, introspection and revocation endpoints answer 429 with Retry-After without hashing; counted on Redis across nodes when configured; 1 to 100000"},
 	{"client_auth_failures_per_client", "WEFT_CLIENT_AUTH_FAILURES_PER_CLIENT", "client-auth-failures-per-client", "60",
@@ -151,6 +164,8 @@ func (c *Config) ref(key string) any {
 	switch key {
 	case "listen":
 		return &c.Listen
+	case "metrics_listen":
+		return &c.MetricsListen
 	case "trusted_proxies":
 		return &c.TrustedProxies
 	case "issuer":
@@ -201,6 +216,12 @@ func (c *Config) ref(key string) any {
 		return &c.NodeName
 	case "argon2_threads":
 		return &c.Argon2Threads
+	case "outbound_allow":
+		return &c.OutboundAllow
+	case "outbound_allow_loopback":
+		return &c.OutboundAllowLoopback
+	case "ssf_reason_receivers":
+		return &c.SSFReasonReceivers
 	case "client_auth_failures_per_ip":
 		return &c.ClientAuthFailuresPerIP
 	case "client_auth_failures_per_client":
@@ -575,6 +596,13 @@ func (c Config) Validate() error {
 	if p := checkListen(c.Listen); p != "" {
 		bad("listen", p)
 	}
+	if c.MetricsListen != "" {
+		if p := checkListen(c.MetricsListen); p != "" {
+			bad("metrics_listen", p)
+		} else if c.MetricsListen == c.Listen {
+			bad("metrics_listen", "must differ from listen")
+		}
+	}
 	if _, p := parseTrustedProxies(c.TrustedProxies); p != "" {
 		bad("trusted_proxies", p)
 	}
@@ -607,8 +635,10 @@ func (c Config) Validate() error {
 	if c.DBMaxOpenConns < 1 || c.DBMaxOpenConns > 1000 {
 		bad("db_max_open_conns", "must be from 1 to 1000")
 	}
-	if c.DBMaxIdleConns < 0 || c.DBMaxIdleConns > c.DBMaxOpenConns {
-		bad("db_max_idle_conns", fmt.Sprintf("must be from 0 to db_max_open_conns (%d)", c.DBMaxOpenConns))
+	// More idle than open is allowed and means all of them (database/sql caps it), so
+	// that lowering db_max_open_conns alone is never a configuration error.
+	if c.DBMaxIdleConns < 0 || c.DBMaxIdleConns > 1000 {
+		bad("db_max_idle_conns", "must be from 0 to 1000")
 	}
 	if c.DBConnMaxLifetime < 0 {
 		bad("db_conn_max_lifetime", "must not be negative (0 means no limit)")
@@ -621,7 +651,7 @@ func (c Config) Validate() error {
 	// The argon2 bounds are the password package's, so that configuration and hashes
 	// supplied in fabric files are held to the same limits.
 	if c.Argon2MemoryKiB < password.MinMemoryKiB || c.Argon2MemoryKiB > password.MaxMemoryKiB {
-		bad("argon2_memory_kib", fmt.Sprintf("must be from %d (8 MiB) to %d (4 GiB)", password.MinMemoryKiB, password.MaxMemoryKiB))
+		bad("argon2_memory_kib", fmt.Sprintf("must be from %d (8 MiB) to %d (1 GiB)", password.MinMemoryKiB, password.MaxMemoryKiB))
 	}
 	if c.Argon2Time < 1 || c.Argon2Time > password.MaxTime {
 		bad("argon2_time", fmt.Sprintf("must be from 1 to %d", password.MaxTime))
@@ -638,6 +668,9 @@ func (c Config) Validate() error {
 	}
 	if len(c.NodeName) > 128 || strings.IndexFunc(c.NodeName, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) }) >= 0 {
 		bad("node_name", "must be at most 128 printable characters without whitespace")
+	}
+	if _, p := c.parseOutboundAllow(); p != "" {
+		bad("outbound_allow", p)
 	}
 	if c.KeyEncryptionKey != "" {
 		if _, err := keys.ParseKEK(c.KeyEncryptionKey); err != nil {
@@ -695,6 +728,44 @@ func checkListen(s string) string {
 		return "port must be a number from 0 to 65535"
 	}
 	return ""
+}
+
+// ssfReasonReceivers returns the client ids of ssf_reason_receivers.
+func (c Config) ssfReasonReceivers() []string {
+	var out []string
+	for id := range strings.SplitSeq(c.SSFReasonReceivers, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// outboundPolicy is what Weft may send to (access/outbound): loopback while the issuer
+// is on loopback (a laptop, where the relying parties run beside it) or when allowed.
+func (c Config) outboundPolicy() outbound.Policy {
+	p, _ := c.parseOutboundAllow() // Validate refused any problem
+	p.Loopback = c.OutboundAllowLoopback || outbound.IssuerOnLoopback(c.Issuer)
+	return p
+}
+
+func (c Config) parseOutboundAllow() (outbound.Policy, string) {
+	var entries []string
+	for e := range strings.SplitSeq(c.OutboundAllow, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			entries = append(entries, e)
+		}
+	}
+	prefixes, hosts, err := outbound.ParseAllow(entries)
+	if err != nil {
+		return outbound.Policy{}, err.Error()
+	}
+	for _, p := range prefixes {
+		if p.Bits() == 0 {
+			return outbound.Policy{}, fmt.Sprintf("entry %s allows every address, which would let receivers reach any internal service", p)
+		}
+	}
+	return outbound.Policy{Allow: prefixes, AllowHosts: hosts}, ""
 }
 
 // trustedProxies returns the parsed trusted_proxies of a validated Config.

@@ -33,7 +33,7 @@ var wantDefaults = Config{
 	MigrateOnStart:         true,
 	ShutdownTimeout:        15 * time.Second,
 	DBMaxOpenConns:         20,
-	DBMaxIdleConns:         10,
+	DBMaxIdleConns:         20,
 	DBConnMaxLifetime:      30 * time.Minute,
 	BootstrapAdmin:         "admin",
 	BootstrapAdminPassword: "",
@@ -183,7 +183,7 @@ func TestLoadConfig_Precedence(t *testing.T) {
 				"WEFT_REDIS_URL=rediss://:pw@cache:6379/1", "WEFT_LOG_FORMAT=text",
 				"WEFT_DB_MAX_OPEN_CONNS=1000", "WEFT_DB_MAX_IDLE_CONNS=1000", "WEFT_DB_CONN_MAX_LIFETIME=0",
 				"WEFT_BOOTSTRAP_ADMIN=root", "WEFT_BOOTSTRAP_ADMIN_PASSWORD=correct horse battery",
-				"WEFT_ARGON2_MEMORY_KIB=4194304", "WEFT_ARGON2_TIME=64", "WEFT_ARGON2_THREADS=64",
+				"WEFT_ARGON2_MEMORY_KIB=1048576", "WEFT_ARGON2_TIME=16", "WEFT_ARGON2_THREADS=64",
 			},
 			check: func(c Config) error {
 				return expect(c.Issuer == "https://id.example.com/weft" && c.DataDir == "/var/lib/weft" &&
@@ -191,7 +191,7 @@ func TestLoadConfig_Precedence(t *testing.T) {
 					c.RedisURL == "rediss://:pw@cache:6379/1" && c.LogFormat == "text" &&
 					c.DBMaxOpenConns == 1000 && c.DBMaxIdleConns == 1000 && c.DBConnMaxLifetime == 0 &&
 					c.BootstrapAdmin == "root" && c.BootstrapAdminPassword == "correct horse battery" &&
-					c.Argon2MemoryKiB == 4194304 && c.Argon2Time == 64 && c.Argon2Threads == 64, c)
+					c.Argon2MemoryKiB == 1048576 && c.Argon2Time == 16 && c.Argon2Threads == 64, c)
 			},
 		},
 		{
@@ -283,6 +283,8 @@ func TestLoadConfig_Invalid(t *testing.T) {
 		{"WEFT_LISTEN=localhost:http", "port must be a number from 0 to 65535"},
 		{"WEFT_LISTEN=:65536", "port must be a number from 0 to 65535"},
 		{"WEFT_LISTEN=:-1", "port must be a number from 0 to 65535"},
+		{"WEFT_METRICS_LISTEN=abc", `invalid WEFT_METRICS_LISTEN (metrics_listen) "abc": must be host:port`},
+		{"WEFT_METRICS_LISTEN=127.0.0.1:8080", "must differ from listen"},
 		{"WEFT_ISSUER=id.example.com", "must be an absolute http or https URL"},
 		{"WEFT_ISSUER=ftp://id.example.com", "must be an absolute http or https URL"},
 		{"WEFT_ISSUER=https://", "must be an absolute http or https URL"},
@@ -318,20 +320,20 @@ func TestLoadConfig_Invalid(t *testing.T) {
 		{"WEFT_LOGIN_FAILURES_PER_ACCOUNT=-1", "must be from 1 to 100000"},
 		{"WEFT_LOGIN_MAX_DELAY=31s", "must be from 0s to 30s"},
 		{"WEFT_LOGIN_MAX_IN_FLIGHT_PER_IP=0", "must be from 1 to 1000"},
-		{"WEFT_DB_MAX_IDLE_CONNS=-1", "must be from 0 to db_max_open_conns (20)"},
-		{"WEFT_DB_MAX_IDLE_CONNS=21", "must be from 0 to db_max_open_conns (20)"},
+		{"WEFT_DB_MAX_IDLE_CONNS=-1", "must be from 0 to 1000"},
+		{"WEFT_DB_MAX_IDLE_CONNS=1001", "must be from 0 to 1000"},
 		{"WEFT_DB_MAX_IDLE_CONNS=2.5", "must be an integer"},
 		{"WEFT_DB_CONN_MAX_LIFETIME=-1m", "must not be negative"},
 		{"WEFT_DB_CONN_MAX_LIFETIME=forever", "must be a duration"},
 		{"WEFT_BOOTSTRAP_ADMIN=", "must not be empty"},
 		{"WEFT_BOOTSTRAP_ADMIN=the admin", "must not contain whitespace"},
 		{"WEFT_BOOTSTRAP_ADMIN=admin\t", "must not contain whitespace"},
-		{"WEFT_ARGON2_MEMORY_KIB=12", "must be from 8192 (8 MiB) to 4194304 (4 GiB)"},
-		{"WEFT_ARGON2_MEMORY_KIB=4194305", "must be from 8192 (8 MiB) to 4194304 (4 GiB)"},
+		{"WEFT_ARGON2_MEMORY_KIB=12", "must be from 8192 (8 MiB) to 1048576 (1 GiB)"},
+		{"WEFT_ARGON2_MEMORY_KIB=1048577", "must be from 8192 (8 MiB) to 1048576 (1 GiB)"},
 		{"WEFT_ARGON2_MEMORY_KIB=5000000000", "must be an integer from 0 to 4294967295"},
 		{"WEFT_ARGON2_MEMORY_KIB=64MiB", "must be an integer"},
-		{"WEFT_ARGON2_TIME=0", "must be from 1 to 64"},
-		{"WEFT_ARGON2_TIME=65", "must be from 1 to 64"},
+		{"WEFT_ARGON2_TIME=0", "must be from 1 to 16"},
+		{"WEFT_ARGON2_TIME=17", "must be from 1 to 16"},
 		{"WEFT_ARGON2_TIME=-1", "must be an integer from 0 to 4294967295"},
 		{"WEFT_ARGON2_THREADS=0", "must be from 1 to 64"},
 		{"WEFT_ARGON2_THREADS=65", "must be from 1 to 64"},

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,12 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/redis/go-redis/v9"
-	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
-
-	"github.com/weft-fabric/weft/identity/sqlstore/sqltest"
 )
 
 // The revocation fabric across real processes: several `weft serve` nodes on one
@@ -39,88 +31,21 @@ func TestRevocationFanout_MultiNode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts four weft processes")
 	}
-	bin := weftBinary(t)
-	pgURL := sqltest.PostgresURL(t)
-	rURL := redisURL(t)
-	env := []string{
-		"WEFT_DATABASE_URL=" + pgURL, "WEFT_REDIS_URL=" + rURL, "WEFT_REDIS_PREFIX=weft-test:" + randomString() + ":",
-		"WEFT_KEY_ENCRYPTION_KEY=" + testKEK, "WEFT_ARGON2_MEMORY_KIB=8192", "WEFT_ARGON2_THREADS=1",
-		"WEFT_DATA_DIR=" + filepath.Join(t.TempDir(), "data"), "WEFT_LOG_LEVEL=info",
-	}
-	addr1 := closedPort(t)
-	issuer := "http://" + addr1 // every node serves one issuer, as behind a load balancer
-	env = append(env, "WEFT_ISSUER="+issuer)
-	cli := &cliEnv{t: t, environ: env}
-	cli.ok("", "migrate", "up")
-	cli.ok("", "apply", "-f", exampleFabric)
-
+	f := newFabric(t)
 	// Node 3 reaches Redis through a proxy the test can cut.
-	proxy := newCutProxy(t, redisAddr(t, rURL))
-	n1 := startNode(t, bin, env, "node-1", addr1, "")
-	n2 := startNode(t, bin, env, "node-2", closedPort(t), "")
-	n3 := startNode(t, bin, env, "node-3", closedPort(t), "redis://"+proxy.addr()+"/"+redisDB(t, rURL))
+	proxy := newCutProxy(t, redisAddr(t, f.redis))
+	n1 := startNode(t, f.bin, f.env, "node-1", f.addr1, "")
+	n2 := startNode(t, f.bin, f.env, "node-2", closedPort(t), "")
+	n3 := startNode(t, f.bin, f.env, "node-3", closedPort(t), f.redisVia(proxy))
 	nodes := []*node{n1, n2, n3}
 	for _, n := range nodes {
 		n.waitReady(t)
 	}
-
-	ctx := context.Background()
-	p, err := oidc.NewProvider(ctx, issuer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := &oidcEnv{t: t, issuer: issuer, provider: p, web: oauth2.Config{ClientID: "demo-web", ClientSecret: "demo-web-secret",
-		Endpoint: p.Endpoint(), RedirectURL: "http://127.0.0.1:9555/callback", Scopes: []string{oidc.ScopeOpenID}}}
-	soar, err := (&clientcredentials.Config{ClientID: "demo-soar", ClientSecret: "demo-soar-secret",
-		TokenURL: p.Endpoint().TokenURL, Scopes: []string{"weft:revoke"}}).Token(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signIn := func(user, pw string) (token, subject string) {
-		v := oauth2.GenerateVerifier()
-		cb := o.login(o.browser(), o.web.AuthCodeURL(randomString(), oauth2.S256ChallengeOption(v)), user, pw)
-		tok, err := o.web.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(v))
-		if err != nil {
-			t.Fatal(err)
-		}
-		active, sub := introspectAt(t, n1.base, tok.AccessToken)
-		if !active {
-			t.Fatal("a fresh token is inactive")
-		}
-		return tok.AccessToken, sub
-	}
-	revoke := func(at *node, subject string) receipt {
-		body := `{"selector":{"type":"subject","value":"` + subject + `"},"reason":"fabric test"}`
-		req, _ := http.NewRequest(http.MethodPost, at.base+"/api/v1/revocations", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+soar.AccessToken)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := readAll(t, resp)
-		if resp.StatusCode != http.StatusCreated {
-			t.Fatalf("revocation = %d %s", resp.StatusCode, b)
-		}
-		var r receipt
-		if err := json.Unmarshal([]byte(b), &r); err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
-	getReceipt := func(id string) receipt {
-		req, _ := http.NewRequest(http.MethodGet, n2.base+"/api/v1/revocations/"+id, nil)
-		req.Header.Set("Authorization", "Bearer "+soar.AccessToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var r receipt
-		if err := json.Unmarshal([]byte(readAll(t, resp)), &r); err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
+	f.connect()
+	signIn := func(user, pw string) (string, string) { return f.signIn(n1, user, pw) }
+	revoke := func(at *node, subject string) receipt { return f.revokeSubject(at, subject, http.StatusCreated) }
+	getReceipt := func(id string) receipt { return f.receipt(n2, id) }
+	var err error
 
 	// Rounds: the token is active (and cached) on all three; node 1 revokes the user;
 	// from the answer on, no node accepts it.
@@ -170,7 +95,7 @@ func TestRevocationFanout_MultiNode(t *testing.T) {
 
 	// A fourth node, started after the revocation, rejects the token from its first
 	// request (before it even reports ready).
-	n4 := startNode(t, bin, env, "node-4", closedPort(t), "")
+	n4 := startNode(t, f.bin, f.env, "node-4", closedPort(t), "")
 	n4.waitListening(t)
 	if active, _ := introspectAt(t, n4.base, lastToken); active {
 		t.Fatal("a node started after the revocation accepted the token")
@@ -418,66 +343,83 @@ func redisDB(t *testing.T, u string) string {
 	return strconv.Itoa(opts.DB)
 }
 
-// cutProxy forwards TCP to a target until cut: then it drops every connection and
-// refuses new ones, as a network partition would, until restored.
-type cutProxy struct {
-	l      net.Listener
-	target string
-	mu     sync.Mutex
-	down   bool
-	conns  map[net.Conn]bool
-}
-
-func newCutProxy(t *testing.T, target string) *cutProxy {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// TestRevocationFanout_Faults: two real nodes, each reaching Redis through a proxy the
+// test controls (issue 9, item 18).
+//   - A silent partition: node 2's connection to Redis stays open but nothing crosses
+//     it. Node 2 cannot confirm it is current, so it stops answering from memory: the
+//     token it cached as active is refused from the moment the revocation is answered.
+//   - The bus is down (Redis unreachable for both): the revocation is recorded and
+//     applied; the API answers 201 with the revocation id and a receipt that says the
+//     fan-out is degraded, and both nodes refuse the token.
+func TestRevocationFanout_Faults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two weft processes")
 	}
-	p := &cutProxy{l: l, target: target, conns: map[net.Conn]bool{}}
-	t.Cleanup(func() { _ = l.Close(); p.cut() })
-	go p.serve()
-	return p
-}
+	f := newFabric(t)
+	p1, p2 := newCutProxy(t, redisAddr(t, f.redis)), newCutProxy(t, redisAddr(t, f.redis))
+	n1 := startNode(t, f.bin, f.env, "node-1", f.addr1, f.redisVia(p1))
+	n2 := startNode(t, f.bin, f.env, "node-2", closedPort(t), f.redisVia(p2))
+	n1.waitReady(t)
+	n2.waitReady(t)
+	f.connect()
 
-func (p *cutProxy) addr() string { return p.l.Addr().String() }
-
-func (p *cutProxy) serve() {
-	for {
-		c, err := p.l.Accept()
-		if err != nil {
-			return
+	cached := func(n *node, tok string) {
+		t.Helper()
+		for range 2 { // the second answer comes from the node's memory
+			if active, _ := introspectAt(t, n.base, tok); !active {
+				t.Fatalf("%s does not accept a fresh token", n.name)
+			}
 		}
-		p.mu.Lock()
-		if p.down {
-			p.mu.Unlock()
-			_ = c.Close()
-			continue
-		}
-		up, err := net.Dial("tcp", p.target)
-		if err != nil {
-			p.mu.Unlock()
-			_ = c.Close()
-			continue
-		}
-		p.conns[c], p.conns[up] = true, true
-		p.mu.Unlock()
-		go func() { _, _ = io.Copy(up, c); _ = up.Close() }()
-		go func() { _, _ = io.Copy(c, up); _ = c.Close() }()
 	}
-}
 
-func (p *cutProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = true
-	for c := range p.conns {
-		_ = c.Close()
-	}
-	clear(p.conns)
-}
+	t.Run("silent partition", func(t *testing.T) {
+		tok, sub := f.signIn(n1, "alice", "alice-demo-password-1")
+		cached(n2, tok)
+		if metric(t, n2, "weft_revocation_fresh") != 1 {
+			t.Fatal("node 2 is not fresh before the partition")
+		}
+		hitsBefore := metric(t, n2, "weft_token_cache_hits_total")
+		p2.freeze()
+		r := f.revokeSubject(n1, sub, http.StatusCreated)
+		if !slices.Contains(r.Nodes.Missing, "node-2") {
+			t.Fatalf("receipt with node 2 silent: %+v, want node-2 missing", r)
+		}
+		// From the answer on, node 2 refuses the token although its memory holds it
+		// as active: it is not fresh, so it asks the database.
+		hammer(t, n2, tok, 300*time.Millisecond)
+		if metric(t, n2, "weft_revocation_fresh") != 0 {
+			t.Fatal("node 2 counts itself fresh while nothing reaches it")
+		}
+		if hits := metric(t, n2, "weft_token_cache_hits_total"); hits != hitsBefore {
+			t.Fatalf("node 2 served %v lookups from memory while partitioned", hits-hitsBefore)
+		}
+		p2.unfreeze()
+		eventually(t, "node 2 fresh again", func() bool { return metric(t, n2, "weft_revocation_fresh") == 1 })
+		hammer(t, n2, tok, 100*time.Millisecond)
+		eventually(t, "node 2 in the receipt", func() bool { return applied(f.receipt(n1, r.ID), "node-2") != "" })
+	})
 
-func (p *cutProxy) restore() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = false
+	t.Run("bus down", func(t *testing.T) {
+		tok, sub := f.signIn(n1, "bob", "bob-demo-password-1")
+		cached(n1, tok)
+		cached(n2, tok)
+		p1.cut()
+		p2.cut()
+		r := f.revokeSubject(n1, sub, http.StatusCreated)
+		if r.ID == "" || r.Status != "degraded" {
+			t.Fatalf("receipt with the bus down: %+v, want an id and status degraded", r)
+		}
+		hammer(t, n1, tok, 200*time.Millisecond)
+		hammer(t, n2, tok, 200*time.Millisecond)
+		p1.restore()
+		p2.restore()
+		for _, n := range []*node{n1, n2} {
+			n.waitReady(t)
+			hammer(t, n, tok, 100*time.Millisecond)
+		}
+		// The receipt is kept: a SOAR tool that got the id can read it back.
+		if got := f.receipt(n2, r.ID); got.ID != r.ID {
+			t.Fatalf("receipt %s not found after the bus came back: %+v", r.ID, got)
+		}
+	})
 }

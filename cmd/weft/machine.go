@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/weft-fabric/weft/access"
 	"github.com/weft-fabric/weft/identity"
 )
 
@@ -29,7 +30,7 @@ func newMachineCmd(c *cli) *cobra.Command {
 					return err
 				}
 				if c.output == "json" {
-					return writeJSON(c.stdout, machineView{m.ID, m.Name, m.Description, m.OwnerID, stamp(m.CreatedAt)})
+					return writeJSON(c.stdout, viewMachine(m))
 				}
 				return table(c.stdout, []string{"NAME", "OWNER", "ID"}, [][]string{{m.Name, u.Username, m.ID}})
 			})
@@ -50,26 +51,28 @@ func newMachineCmd(c *cli) *cobra.Command {
 				views := make([]machineView, len(ms))
 				rows := make([][]string, len(ms))
 				for i, m := range ms {
-					views[i] = machineView{m.ID, m.Name, m.Description, m.OwnerID, stamp(m.CreatedAt)}
+					views[i] = viewMachine(m)
 					owner := m.OwnerID
 					if u, err := a.directory.UserByID(cmd.Context(), m.OwnerID); err == nil {
 						owner = u.Username
 					}
-					rows[i] = []string{m.Name, owner, dash(m.Description), m.ID}
+					rows[i] = []string{m.Name, owner, string(views[i].Status), dash(m.Description), m.ID}
 				}
 				if c.output == "json" {
 					return writeJSON(c.stdout, map[string]any{"machine_identities": views, "next": next})
 				}
-				return table(c.stdout, []string{"NAME", "OWNER", "DESCRIPTION", "ID"}, rows)
+				return table(c.stdout, []string{"NAME", "OWNER", "STATUS", "DESCRIPTION", "ID"}, rows)
 			})
 		},
 	}
-	cmd.AddCommand(create, list)
+	cmd.AddCommand(create, list,
+		machineStatusCmd(c, "disable", identity.StatusDisabled, "Disable a machine identity: no new tokens, and every token it holds is revoked"),
+		machineStatusCmd(c, "enable", identity.StatusActive, "Enable a disabled machine identity"))
 	return cmd
 }
 
 func newClientCmd(c *cli) *cobra.Command {
-	cmd := &cobra.Command{Use: "client", Short: "Inspect OAuth clients (define them with weft apply)", Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "client", Short: "Inspect, disable and rotate OAuth clients (define them with weft apply)", Args: cobra.NoArgs}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "list",
 		Short: "List OAuth clients (secrets are stored hashed and never shown)",
@@ -84,14 +87,18 @@ func newClientCmd(c *cli) *cobra.Command {
 				rows := make([][]string, len(cs))
 				for i, cl := range cs {
 					views[i] = viewClient(cl)
-					rows[i] = []string{cl.ID, string(cl.Type), strings.Join(cl.GrantTypes, ","), dash(strings.Join(cl.Scopes, " ")), cl.Name}
+					rows[i] = []string{cl.ID, string(cl.Type), views[i].Status, strings.Join(cl.GrantTypes, ","), dash(strings.Join(cl.Scopes, " ")), cl.Name}
 				}
 				if c.output == "json" {
 					return writeJSON(c.stdout, map[string]any{"clients": views, "next": next})
 				}
-				return table(c.stdout, []string{"ID", "TYPE", "GRANTS", "SCOPES", "NAME"}, rows)
+				return table(c.stdout, []string{"ID", "TYPE", "STATUS", "GRANTS", "SCOPES", "NAME"}, rows)
 			})
 		},
 	})
+	cmd.AddCommand(
+		clientStatusCmd(c, "disable", access.ClientDisabled, "Disable a client: refused at every endpoint, and every code and token it holds is revoked"),
+		clientStatusCmd(c, "enable", access.ClientActive, "Enable a disabled client"),
+		rotateSecretCmd(c))
 	return cmd
 }

@@ -38,13 +38,15 @@ func newOIDCEnv(t *testing.T, b sqltest.Backend) *oidcEnv {
 	return newOIDCEnvWith(t, b, "")
 }
 
-// newOIDCEnvWith also applies extra, a fabric document, after the example.
-func newOIDCEnvWith(t *testing.T, b sqltest.Backend, extra string) *oidcEnv {
+// newOIDCEnvWith also applies extra, a fabric document, after the example; env adds
+// WEFT_* settings.
+func newOIDCEnvWith(t *testing.T, b sqltest.Backend, extra string, env ...string) *oidcEnv {
 	t.Helper()
 	e := newCLIEnv(t, b)
 	addr := closedPort(t)
 	issuer := "http://" + addr
 	e.environ = append(e.environ, "WEFT_ISSUER="+issuer, "WEFT_KEY_ENCRYPTION_KEY="+testKEK)
+	e.environ = append(e.environ, env...)
 	e.ok("", "apply", "-f", exampleFabric)
 	if extra != "" {
 		e.ok(extra, "apply", "-f", "-")

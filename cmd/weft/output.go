@@ -48,7 +48,16 @@ type machineView struct {
 	Name        string `json:"name"`
 	Description string `json:"description,omitempty"`
 	OwnerID     string `json:"owner_id"`
+	Status      string `json:"status"`
 	CreatedAt   string `json:"created_at"`
+}
+
+func viewMachine(m identity.MachineIdentity) machineView {
+	st := m.Status
+	if st == "" {
+		st = identity.StatusActive
+	}
+	return machineView{ID: m.ID, Name: m.Name, Description: m.Description, OwnerID: m.OwnerID, Status: string(st), CreatedAt: stamp(m.CreatedAt)}
 }
 
 type clientView struct {
@@ -59,12 +68,22 @@ type clientView struct {
 	GrantTypes   []string `json:"grant_types"`
 	Scopes       []string `json:"scopes"`
 	OwnerID      string   `json:"owner_id,omitempty"`
-	CreatedAt    string   `json:"created_at"`
+	Status       string   `json:"status"`
+	// PreviousSecretExpiresAt is when the secret a rotation replaced stops working.
+	PreviousSecretExpiresAt string `json:"rotation_overlap_until,omitempty"`
+	CreatedAt               string `json:"created_at"`
 }
 
 func viewClient(c access.Client) clientView {
-	return clientView{ID: c.ID, Name: c.Name, Type: string(c.Type), RedirectURIs: c.RedirectURIs,
-		GrantTypes: c.GrantTypes, Scopes: c.Scopes, OwnerID: c.OwnerID, CreatedAt: stamp(c.CreatedAt)}
+	v := clientView{ID: c.ID, Name: c.Name, Type: string(c.Type), RedirectURIs: c.RedirectURIs,
+		GrantTypes: c.GrantTypes, Scopes: c.Scopes, OwnerID: c.OwnerID, Status: string(access.ClientActive), CreatedAt: stamp(c.CreatedAt)}
+	if c.Disabled() {
+		v.Status = string(access.ClientDisabled)
+	}
+	if c.PreviousSecretHash != "" {
+		v.PreviousSecretExpiresAt = stamp(c.PreviousSecretExpiresAt)
+	}
+	return v
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }

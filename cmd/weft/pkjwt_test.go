@@ -97,6 +97,13 @@ clients:
 		t.Fatal("token from a private_key_jwt client is not active")
 	}
 
+	// The issuer identifier is the audience rfc7523bis asks clients to use; the token
+	// endpoint stays accepted as a single value (issue 9, L6).
+	issuer := strings.TrimSuffix(tokenURL, "/oauth2/token")
+	if code, body := token(assertion(func(c *jwt.Claims) { c.Audience = jwt.Audience{issuer} })); code != 200 || body["access_token"] == nil {
+		t.Fatalf("assertion addressed to the issuer: %d %v", code, body)
+	}
+
 	// Forgeries of the header: alg none, and HS256 keyed with the client's public key.
 	claims := strings.Split(assertion(nil), ".")[1]
 	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + claims + "."
@@ -111,9 +118,16 @@ clients:
 		t.Fatalf("replayed assertion: %d %v", code, body)
 	}
 	cases := map[string]string{
-		"expired":       assertion(func(c *jwt.Claims) { c.Expiry = jwt.NewNumericDate(time.Now().Add(-time.Minute)) }),
-		"wrong aud":     assertion(func(c *jwt.Claims) { c.Audience = jwt.Audience{"https://elsewhere.example.com/token"} }),
-		"wrong issuer":  assertion(func(c *jwt.Claims) { c.Issuer, c.Subject = "demo-m2m", "demo-m2m" }),
+		"expired":      assertion(func(c *jwt.Claims) { c.Expiry = jwt.NewNumericDate(time.Now().Add(-time.Minute)) }),
+		"wrong aud":    assertion(func(c *jwt.Claims) { c.Audience = jwt.Audience{"https://elsewhere.example.com/token"} }),
+		"wrong issuer": assertion(func(c *jwt.Claims) { c.Issuer, c.Subject = "demo-m2m", "demo-m2m" }),
+		// Audience injection: an assertion made for several servers is refused even
+		// when this one's token endpoint is among them.
+		"aud token URL and another": assertion(func(c *jwt.Claims) { c.Audience = jwt.Audience{tokenURL, "https://evil.example"} }),
+		"aud issuer and another":    assertion(func(c *jwt.Claims) { c.Audience = jwt.Audience{issuer, "https://evil.example"} }),
+		"valid for ten years": assertion(func(c *jwt.Claims) {
+			c.Expiry = jwt.NewNumericDate(time.Now().AddDate(10, 0, 0))
+		}),
 		"alg none":      none,
 		"HS256 pub key": hs256,
 	}
@@ -137,4 +151,15 @@ clients:
 		t.Fatalf("empty secret: %d", resp.StatusCode)
 	}
 	resp.Body.Close()
+
+	// Disabled (here with the CLI, another process: the server replays the revocation
+	// from the durable log), the client is refused even with a valid assertion (M7).
+	o.cli.ok("", "client", "disable", "pkjwt-client")
+	eventually(t, "the disabled private_key_jwt client to be refused", func() bool {
+		code, _ := token(assertion(nil))
+		return code == 401
+	})
+	if code, body := token(assertion(nil)); code != 401 || body["error"] != "invalid_client" || body["access_token"] != nil {
+		t.Fatalf("a valid assertion of the disabled client: %d %v", code, body)
+	}
 }

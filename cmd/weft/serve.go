@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/weft-fabric/weft/access/httpserver"
+	"github.com/weft-fabric/weft/access/revocation"
 	"github.com/weft-fabric/weft/access/throttle"
 	"github.com/weft-fabric/weft/identity"
 	"github.com/weft-fabric/weft/identity/password"
@@ -85,6 +86,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Add
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewDBStatsCollector(a.db.SQL(), string(a.db.Dialect())))
 	registerHashingMetrics(reg, a.hasher)
+	registerFabricMetrics(reg, a.fanout)
 	registerThrottleMetrics(reg, a, api.logins)
 	e := httpserver.New(httpserver.Options{
 		Logger:   log,
@@ -93,9 +95,21 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Add
 		Ready:    busReady,
 		Version:  buildVersion(),
 		// Forwarding headers name the client only when these proxies send them.
-		TrustedProxies: cfg.trustedProxies(),
-		Errors:         httpserver.IdentityErrors,
+		TrustedProxies:   cfg.trustedProxies(),
+		Errors:           httpserver.IdentityErrors,
+		MetricsElsewhere: cfg.MetricsListen != "",
 	})
+	if cfg.MetricsListen != "" {
+		workers.Go(func() error {
+			err := httpserver.Serve(wctx, httpserver.Metrics(reg, log), cfg.MetricsListen, cfg.ShutdownTimeout, func(addr net.Addr) {
+				log.Info("serving metrics", "addr", addr.String())
+			})
+			if err != nil {
+				log.Error("the metrics listener stopped", "error", err.Error())
+			}
+			return nil
+		})
+	}
 	api.oauth.Register(e)
 	api.pages.Register(e)
 	api.admin.Register(e)
@@ -170,6 +184,35 @@ func housekeeping(ctx context.Context, a *app, log *slog.Logger) {
 			}
 		}
 	}
+}
+
+// registerFabricMetrics exposes whether this node may serve from memory and how often it
+// does: a node that is often not fresh (its bus pings come back late) answers from the
+// database, correct but slower.
+func registerFabricMetrics(reg prometheus.Registerer, f *revocation.Fanout) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "weft_revocation_fresh",
+		Help: "1 while this node is current on the revocation bus and may serve cached token lookups, else 0."},
+		func() float64 {
+			if f.Fresh() {
+				return 1
+			}
+			return 0
+		}))
+	if f.Cache == nil {
+		return
+	}
+	lookups := func(pick func(revocation.CacheStats) uint64) func() float64 {
+		return func() float64 { return float64(pick(f.Cache.Stats())) }
+	}
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "weft_token_cache_hits_total",
+			Help: "Access-token lookups served from memory."}, lookups(func(s revocation.CacheStats) uint64 { return s.Hits })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "weft_token_cache_misses_total",
+			Help: "Access-token lookups read from the database."}, lookups(func(s revocation.CacheStats) uint64 { return s.Misses })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "weft_token_cache_stale_total",
+			Help: "Database reads of a cached token made because this node was not fresh on the revocation bus."},
+			lookups(func(s revocation.CacheStats) uint64 { return s.Stale })),
+	)
 }
 
 // registerThrottleMetrics exposes how many failures the throttles refused, and how

@@ -198,6 +198,37 @@ func TestServe_EmbeddedDefault(t *testing.T) {
 	}
 }
 
+// metrics_listen moves /metrics to an address of its own (issue 9, item 14: the public
+// listener need not show its request counts and pool statistics to the internet).
+func TestServe_MetricsListen(t *testing.T) {
+	e := newCLIEnv(t, sqltest.SQLite)
+	metrics := closedPort(t)
+	s := startServer(t, append(e.environ, "WEFT_METRICS_LISTEN="+metrics))
+	if code, _ := get(t, s.base+"/metrics"); code != http.StatusNotFound {
+		t.Fatalf("public /metrics = %d, want 404 with metrics_listen set", code)
+	}
+	var code int
+	var body string
+	for range 50 { // the metrics listener starts beside the public one
+		if resp, err := http.Get("http://" + metrics + "/metrics"); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			code, body = resp.StatusCode, string(b)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code != 200 || !strings.Contains(body, `route="unmatched"`) || !strings.Contains(body, "go_sql_open_connections") {
+		t.Fatalf("metrics listener /metrics = %d:\n%.1000s", code, body)
+	}
+	if code, _ := get(t, "http://"+metrics+"/oauth2/token"); code != http.StatusNotFound {
+		t.Fatalf("metrics listener serves other routes: %d", code)
+	}
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // trusted_proxies reaches the server: behind a trusted proxy (here the test itself, on
 // loopback) the access log names the forwarded client, and a spoofed header from a
 // peer that is not trusted changes nothing.

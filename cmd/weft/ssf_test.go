@@ -50,7 +50,9 @@ type ssfEnv struct {
 
 func newSSFEnv(t *testing.T, b sqltest.Backend) *ssfEnv {
 	t.Helper()
-	return &ssfEnv{oidcEnv: newOIDCEnvWith(t, b, pollReceiver)}
+	// The operator trusts demo-receiver with free-text reasons; poll-receiver gets
+	// events without them (issue 9, L7).
+	return &ssfEnv{oidcEnv: newOIDCEnvWith(t, b, pollReceiver, "WEFT_SSF_REASON_RECEIVERS=demo-receiver")}
 }
 
 func (e *ssfEnv) token(id, secret, scope string) string {
@@ -283,19 +285,21 @@ func TestSSF_PushAndPoll(t *testing.T) {
 			methods, _ := disc["delivery_methods_supported"].([]any)
 			schemes, _ := disc["authorization_schemes"].([]any)
 			if disc["spec_version"] != "1_0" || disc["issuer"] != e.issuer || disc["jwks_uri"] != e.issuer+"/.well-known/jwks.json" ||
-				len(methods) != 2 || methods[0] != methodPush || methods[1] != methodPoll || disc["default_subjects"] != "ALL" ||
+				len(methods) != 2 || methods[0] != methodPush || methods[1] != methodPoll || disc["default_subjects"] != "NONE" ||
+				disc["add_subject_endpoint"] != e.issuer+"/ssf/subjects:add" || disc["remove_subject_endpoint"] != e.issuer+"/ssf/subjects:remove" ||
 				disc["configuration_endpoint"] != e.issuer+"/ssf/stream" || disc["status_endpoint"] != e.issuer+"/ssf/status" ||
 				disc["verification_endpoint"] != e.issuer+"/ssf/verify" || len(schemes) != 1 ||
 				schemes[0].(map[string]any)["spec_urn"] != "urn:ietf:rfc:6749" {
 				t.Fatalf("discovery = %v", disc)
 			}
 
-			// Two receivers: demo-receiver pushes, poll-receiver polls.
+			// Two receivers: demo-receiver pushes and asks for every subject's events;
+			// poll-receiver polls, with the default subjects NONE.
 			pushTok := e.token("demo-receiver", "demo-receiver-secret", "weft:ssf")
 			pollTok := e.token("poll-receiver", "poll-receiver-secret", "weft:ssf")
 			rcv := newPushReceiver(t, 2, "Bearer receiver-secret-1")
 			push := e.createStream(pushTok, `{"delivery":{"method":"`+methodPush+`","endpoint_url":"`+rcv.URL+`/events","authorization_header":"Bearer receiver-secret-1"},`+
-				`"events_requested":["`+evSessionRevoked+`","`+evAccountDisabled+`","urn:example:unknown"],"description":"push"}`)
+				`"events_requested":["`+evSessionRevoked+`","`+evAccountDisabled+`","urn:example:unknown"],"description":"push","default_subjects":"ALL"}`)
 			if push.Aud != "demo-receiver" || push.Iss != e.issuer || push.Delivery.EndpointURL != rcv.URL+"/events" ||
 				!slices.Equal(push.EventsDelivered, []string{evSessionRevoked, evAccountDisabled}) || push.Delivery.AuthorizationHeader != "" ||
 				!slices.Contains(push.EventsSupported, evCredentialChange) {
@@ -316,9 +320,15 @@ func TestSSF_PushAndPoll(t *testing.T) {
 			}
 			_, intro := e.introspect(tok.AccessToken, "demo-gateway", "demo-gateway-secret")
 			aliceID, sid := intro["sub"].(string), intro["sid"].(string)
+			// The poll receiver relates to alice: it adds her as a subject.
+			if code, _ := e.call(http.MethodPost, "/ssf/subjects:add", pollTok, `{"stream_id":"`+poll.StreamID+
+				`","subject":{"format":"iss_sub","iss":"`+e.issuer+`","sub":"`+aliceID+`"}}`, nil); code != http.StatusOK {
+				t.Fatalf("add subject: %d", code)
+			}
 			soar := e.token("demo-soar", "demo-soar-secret", "weft:revoke")
 			revID := e.revoke(soar, `{"selector":{"type":"session","value":"`+sid+`"},"reason":"session hijack suspected"}`)
 
+			// The SOAR's reason goes only to the receiver the operator trusts with it.
 			checkSessionRevoked := func(claims map[string]any, aud string) {
 				t.Helper()
 				typ, body := event(t, claims)
@@ -328,7 +338,8 @@ func TestSSF_PushAndPoll(t *testing.T) {
 				reason, _ := body["reason_admin"].(map[string]any)
 				if claims["aud"] != aud || claims["txn"] != revID || typ != evSessionRevoked || subID["format"] != "complex" ||
 					user["format"] != "iss_sub" || user["iss"] != e.issuer || user["sub"] != aliceID ||
-					session["format"] != "opaque" || session["id"] != sid || reason["en"] != "session hijack suspected" ||
+					session["format"] != "opaque" || session["id"] != sid ||
+					(aud == "demo-receiver") != (reason["en"] == "session hijack suspected") || (aud != "demo-receiver" && body["reason_admin"] != nil) ||
 					body["initiating_entity"] != "policy" || body["event_timestamp"] == nil {
 					t.Fatalf("session-revoked SET for %s = %v", aud, claims)
 				}
@@ -438,7 +449,7 @@ func (e *ssfEnv) pollEvents(bearer, streamID string) map[string][]map[string]any
 func TestSSF_StatusVerificationAndDirectory(t *testing.T) {
 	e := newSSFEnv(t, sqltest.SQLite)
 	tok := e.token("demo-receiver", "demo-receiver-secret", "weft:ssf")
-	s := e.createStream(tok, `{"delivery":{"method":"`+methodPoll+`"},"events_requested":["`+evCredentialChange+`","`+evAccountDisabled+`","`+evAccountEnabled+`"]}`)
+	s := e.createStream(tok, `{"delivery":{"method":"`+methodPoll+`"},"default_subjects":"ALL","events_requested":["`+evCredentialChange+`","`+evAccountDisabled+`","`+evAccountEnabled+`"]}`)
 	status := func() string {
 		var st struct{ Status string }
 		if code, _ := e.call(http.MethodGet, "/ssf/status?stream_id="+s.StreamID, tok, "", &st); code != 200 {
@@ -714,8 +725,8 @@ func TestSSF_SurvivesRestartAndRefusal(t *testing.T) {
 	}))
 	defer refusing.Close()
 	tok := e.token("demo-receiver", "demo-receiver-secret", "weft:ssf")
-	e.createStream(tok, `{"delivery":{"method":"`+methodPush+`","endpoint_url":"`+rcv.URL+`"},"events_requested":["`+evSessionRevoked+`"]}`)
-	e.createStream(tok, `{"delivery":{"method":"`+methodPush+`","endpoint_url":"`+refusing.URL+`"},"events_requested":["`+evSessionRevoked+`"]}`)
+	e.createStream(tok, `{"delivery":{"method":"`+methodPush+`","endpoint_url":"`+rcv.URL+`"},"default_subjects":"ALL","events_requested":["`+evSessionRevoked+`"]}`)
+	e.createStream(tok, `{"delivery":{"method":"`+methodPush+`","endpoint_url":"`+refusing.URL+`"},"default_subjects":"ALL","events_requested":["`+evSessionRevoked+`"]}`)
 
 	v := oauth2.GenerateVerifier()
 	cb := e.login(e.browser(), e.web.AuthCodeURL(randomString(), oauth2.S256ChallengeOption(v)), "bob", "bob-demo-password-1")

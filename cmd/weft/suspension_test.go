@@ -39,7 +39,7 @@ func TestSuspension_RevokesOnEveryPath(t *testing.T) {
 	e := &ssfEnv{oidcEnv: newOIDCEnvWith(t, sqltest.SQLite, suspensionUsers)}
 	ctx := context.Background()
 	rcv := e.token("poll-receiver", "poll-receiver-secret", "weft:ssf")
-	stream := e.createStream(rcv, `{"delivery":{"method":"`+methodPoll+`"},"events_requested":["`+evSessionRevoked+`","`+evAccountDisabled+`"]}`)
+	stream := e.createStream(rcv, `{"delivery":{"method":"`+methodPoll+`"},"default_subjects":"ALL","events_requested":["`+evSessionRevoked+`","`+evAccountDisabled+`"]}`)
 	admin := e.token("demo-admin", "demo-admin-secret", "weft:admin")
 
 	type grant struct {
@@ -261,7 +261,7 @@ func TestPasswordChange_Contains(t *testing.T) {
 	e := &ssfEnv{oidcEnv: newOIDCEnvWith(t, sqltest.SQLite, passwordUsers)}
 	ctx := context.Background()
 	rcv := e.token("poll-receiver", "poll-receiver-secret", "weft:ssf")
-	stream := e.createStream(rcv, `{"delivery":{"method":"`+methodPoll+`"},"events_requested":["`+evSessionRevoked+`","`+evCredentialChange+`"]}`)
+	stream := e.createStream(rcv, `{"delivery":{"method":"`+methodPoll+`"},"default_subjects":"ALL","events_requested":["`+evSessionRevoked+`","`+evCredentialChange+`"]}`)
 	admin := e.token("demo-admin", "demo-admin-secret", "weft:admin")
 	for _, p := range []struct {
 		user   string

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"path/filepath"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/weft-fabric/weft/access/keys"
 	"github.com/weft-fabric/weft/access/keys/keysql"
 	"github.com/weft-fabric/weft/access/oauth"
+	"github.com/weft-fabric/weft/access/outbound"
 	"github.com/weft-fabric/weft/access/outbox"
 	"github.com/weft-fabric/weft/access/redisstore"
 	"github.com/weft-fabric/weft/access/revocation"
@@ -54,8 +54,11 @@ const (
 	roleCLI
 )
 
-// The gate's principal cache hears the fan-out's events.
-var _ revocation.Listener = (*gate.PrincipalCache)(nil)
+// The gate's principal cache and the client cache hear the fan-out's events.
+var (
+	_ revocation.Listener = (*gate.PrincipalCache)(nil)
+	_ revocation.Listener = (*access.ClientCache)(nil)
+)
 
 // cliActor is the actor of revocations and changes made by admin commands.
 const cliActor = "weft-cli"
@@ -84,6 +87,8 @@ type app struct {
 	bus         *redisstore.Bus // nil without Redis
 	outbox      *accsql.Outbox
 	transmitter *ssf.Transmitter
+	outbound    *outbound.Guard // SSRF-safe client and URL check for SSF push and back-channel logout
+	ssfSecrets  *keys.SecretBox // server only: admin commands hold no key-encryption key
 	revocations *revocation.Service
 	principals  gate.Principals // behind the node's cache when it has one
 
@@ -133,7 +138,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, r role) (_ *app, 
 	a.tokens = fositestore.New(db, a.clientCache, fositestore.Options{})
 	a.outbox = accsql.NewOutbox(db)
 	a.revLog = accsql.NewRevocations(db)
-	a.buildFanout(r, dirStore)
+	if err := a.buildFanout(r, dirStore); err != nil {
+		return nil, err
+	}
 
 	var lookup revocation.TokenLookup = cliTokens{}
 	sign := access.JWTSigner(cliSign)
@@ -143,8 +150,22 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, r role) (_ *app, 
 		}
 		lookup, sign = a.provider, a.keys.SignJWT
 	}
+	// One outbound guard for every URL others choose: SSF push endpoints, back-channel
+	// logout URIs; checked at registration and again at connect time.
+	a.outbound = outbound.New(cfg.outboundPolicy(), outbound.Options{})
 	a.transmitter = &ssf.Transmitter{Issuer: cfg.Issuer, Streams: accsql.NewStreams(db), Queue: a.outbox, Tx: db,
-		LongPoll: 10 * time.Second, Sign: sign, Client: relyingPartyClient()}
+		LongPoll: 10 * time.Second, Sign: sign, Client: a.outbound.Client(), URLs: a.outbound,
+		ReasonReceivers: cfg.ssfReasonReceivers()}
+	if r == roleServer {
+		a.transmitter.Secrets = a.ssfSecrets // a nil *SecretBox must not become a non-nil Sealer
+		// Receivers' authorization headers stored in clear before migration 00018 are
+		// encrypted now that the key-encryption key is at hand.
+		if n, err := a.transmitter.SealLegacyHeaders(ctx); err != nil {
+			return nil, fmt.Errorf("ssf: encrypt stored authorization headers: %w", err)
+		} else if n > 0 {
+			log.Info("encrypted SSF push authorization headers stored in clear", "count", n)
+		}
+	}
 	a.revocations, err = revocation.NewService(revocation.Deps{Store: a.revLog, Grants: a.tokens, Lookup: lookup,
 		Sessions: a.sessions, Subjects: dirStore, Clients: a.clientCache, Tx: db, Fanout: a.fanout, Audit: a.audit,
 		Outbox: a.outbox, Participants: a.tokens, Signals: a.transmitter, Logger: log})
@@ -157,7 +178,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, r role) (_ *app, 
 	a.directory = identity.NewDirectory(dirStore, db, hasher, a.revocations, a.transmitter)
 	// Clients are written through the cache, so a client the admin API creates is not
 	// hidden from the token endpoint by a cached "not found".
-	a.clients = access.NewClients(a.clientCache, dirStore, db, hasher)
+	// The revocation service hears of every client disabled or rotated, whichever path
+	// does it, and revokes and tells every node.
+	a.clients = access.NewClients(a.clientCache, dirStore, db, hasher, a.revocations).CheckPushURLsWith(a.outbound)
 	a.applier = &apply.Applier{Directory: a.directory, Clients: a.clients}
 	return a, nil
 }
@@ -200,13 +223,15 @@ func (a *app) loginThrottle() (*throttle.Login, error) {
 }
 
 // buildFanout wires this process's part in the revocation fabric.
-func (a *app) buildFanout(r role, subjects gate.Subjects) {
+func (a *app) buildFanout(r role, subjects gate.Subjects) error {
 	cfg := a.cfg
 	node := cfg.nodeName()
 	if r == roleCLI {
 		node = "cli:" + node
 	}
-	f := &revocation.Fanout{Node: node, Log: a.revLog, Logger: a.log}
+	// The client cache hears every event, whatever the topology: a client disabled or
+	// its secret rotated must be refused at once, not after the cache's TTL.
+	f := &revocation.Fanout{Node: node, Log: a.revLog, Logger: a.log, Listeners: []revocation.Listener{a.clientCache}}
 	a.fanout, a.storage, a.principals = f, a.tokens, gate.DirectoryPrincipals{Subjects: subjects}
 	switch {
 	case cfg.DatabaseURL == "":
@@ -218,13 +243,23 @@ func (a *app) buildFanout(r role, subjects gate.Subjects) {
 		// Several nodes: revocations travel on Redis pub/sub; a server serves its cache
 		// only while it is fresh on the bus. A CLI command publishes and hears the
 		// acknowledgements like a server would.
-		a.bus = redisstore.NewBus(a.rdb, cfg.RedisPrefix, node, f, a.log, redisstore.BusOptions{})
+		kek, err := loadKEK(cfg, a.log)
+		if err != nil {
+			return err
+		}
+		busKey, err := keys.BusKey(kek)
+		if err != nil {
+			return err
+		}
+		if a.bus, err = redisstore.NewBus(a.rdb, cfg.RedisPrefix, node, f, a.log, redisstore.BusOptions{Key: busKey}); err != nil {
+			return err
+		}
 		f.Bus = a.bus
 	default:
 		if r == roleServer {
 			a.log.Info("no Redis configured with PostgreSQL: token lookups are not cached, since other nodes' revocations could not reach the cache")
 		}
-		return
+		return nil
 	}
 	if r == roleServer {
 		f.Cache = revocation.NewTokenCache(a.tokens, time.Minute, 100000)
@@ -239,6 +274,7 @@ func (a *app) buildFanout(r role, subjects gate.Subjects) {
 		f.Listeners = append(f.Listeners, pc)
 		a.principals = pc
 	}
+	return nil
 }
 
 // buildProvider loads the signing keys and composes fosite over the node's storage.
@@ -262,6 +298,10 @@ func (a *app) buildProvider(ctx context.Context) error {
 		return err
 	}
 	a.keys = km
+	// Receivers' push authorization headers are stored encrypted (issue 9, L5).
+	if a.ssfSecrets, err = keys.NewSecretBox(kek, "ssf authorization header"); err != nil {
+		return err
+	}
 	verifier, err := oauth.NewSecretVerifier(a.hasher, a.clientThrottle, 5*time.Minute, 10000)
 	if err != nil {
 		return err
@@ -313,7 +353,7 @@ func newHTTP(a *app) (*surfaces, error) {
 	if err != nil {
 		return nil, err
 	}
-	bcl := &backchannel.Sender{Issuer: a.cfg.Issuer, Sign: a.keys.SignJWT, Client: relyingPartyClient()}
+	bcl := &backchannel.Sender{Issuer: a.cfg.Issuer, Sign: a.keys.SignJWT, Client: a.outbound.Client()}
 	worker, err := outbox.NewWorker(a.outbox, map[string]outbox.Deliverer{
 		backchannel.Kind: bcl.Deliver,
 		ssf.KindPush:     a.transmitter.DeliverPush,
@@ -327,21 +367,15 @@ func newHTTP(a *app) (*surfaces, error) {
 		return nil, err
 	}
 	return &surfaces{
-		oauth:       h,
-		pages:       pages,
-		admin:       adm,
-		revocations: &revocationapi.Handler{Revocations: a.revocations, Gate: g, Users: a.directory, Admins: a.directory},
-		ssf:         &ssfapi.Handler{Transmitter: a.transmitter, Gate: g, Admins: a.directory},
-		outbox:      worker,
-		logins:      logins,
+		oauth: h,
+		pages: pages,
+		admin: adm,
+		revocations: &revocationapi.Handler{Revocations: a.revocations, Gate: g, Users: a.directory, Clients: a.clients,
+			Machines: a.directory, Admins: a.directory},
+		ssf:    &ssfapi.Handler{Transmitter: a.transmitter, Gate: g, Admins: a.directory},
+		outbox: worker,
+		logins: logins,
 	}, nil
-}
-
-// relyingPartyClient posts logout tokens and security events: 10 s and no redirects (an
-// endpoint that redirects is misconfigured, and following it would send the token, and
-// a receiver's authorization header, elsewhere).
-func relyingPartyClient() *http.Client {
-	return &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 // cliTokens stands in for the provider in admin commands: they revoke users, sessions,

@@ -33,11 +33,14 @@ type Params struct {
 var DefaultParams = Params{MemoryKiB: 64 * 1024, Time: 1, Threads: 2, SaltLen: 16, KeyLen: 32}
 
 // Limits protect against hashes (from a fabric file or a database) that would make a
-// single verification take minutes or gigabytes.
+// single verification take seconds or gigabytes: each of the pool's slots may hold one
+// such run, and one wrong password against an account with a 4 GiB hash was an instant
+// out-of-memory (review S2). 1 GiB and 16 passes leave room for any parameters RFC 9106
+// or OWASP recommend for interactive logins.
 const (
 	MinMemoryKiB = 8 * 1024
-	MaxMemoryKiB = 4 * 1024 * 1024
-	MaxTime      = 64
+	MaxMemoryKiB = 1024 * 1024
+	MaxTime      = 16
 	MaxLen       = 1024 // longest secret accepted, in bytes
 )
 

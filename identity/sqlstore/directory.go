@@ -94,6 +94,7 @@ type machineRow struct {
 	NameKey     string
 	Description string
 	OwnerID     string
+	Status      string
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 }
@@ -102,7 +103,7 @@ func (machineRow) TableName() string { return "machine_identities" }
 
 func (r machineRow) machine() identity.MachineIdentity {
 	return identity.MachineIdentity{ID: r.ID, Name: r.Name, Description: r.Description, OwnerID: r.OwnerID,
-		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+		Status: identity.Status(r.Status), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
 }
 
 // affectOne turns "no row updated" into ErrNotFound.
@@ -295,7 +296,7 @@ func (s *Store) GroupsOf(ctx context.Context, userID string) ([]identity.Group, 
 // CreateMachine implements identity.MachineStore.
 func (s *Store) CreateMachine(ctx context.Context, m identity.MachineIdentity, key string) error {
 	r := machineRow{ID: m.ID, Name: m.Name, NameKey: key, Description: m.Description, OwnerID: m.OwnerID,
-		CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC()}
+		Status: machineStatus(m.Status), CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC()}
 	if err := s.db.Conn(ctx).Create(&r).Error; err != nil {
 		err = TranslateError(err)
 		if errors.Is(err, identity.ErrNotFound) {
@@ -310,9 +311,17 @@ func (s *Store) CreateMachine(ctx context.Context, m identity.MachineIdentity, k
 func (s *Store) UpdateMachine(ctx context.Context, m identity.MachineIdentity, key string) error {
 	res := s.db.Conn(ctx).Model(&machineRow{}).Where("id = ?", m.ID).Updates(map[string]any{
 		"name": m.Name, "name_key": key, "description": m.Description, "owner_id": m.OwnerID,
-		"updated_at": m.UpdatedAt.UTC(),
+		"status": machineStatus(m.Status), "updated_at": m.UpdatedAt.UTC(),
 	})
 	return affectOne(res)
+}
+
+// machineStatus stores an unset status as active, the column's default.
+func machineStatus(s identity.Status) string {
+	if s == "" {
+		return string(identity.StatusActive)
+	}
+	return string(s)
 }
 
 // MachineByID implements identity.MachineStore.

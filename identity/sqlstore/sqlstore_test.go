@@ -280,12 +280,25 @@ func TestStore_Machines(t *testing.T) {
 			t.Fatal(err)
 		}
 		now := time.Now().UTC().Truncate(time.Microsecond)
-		m := identity.MachineIdentity{ID: uuid.NewString(), Name: "ci-runner", Description: "builds", OwnerID: owner.ID, CreatedAt: now, UpdatedAt: now}
+		m := identity.MachineIdentity{ID: uuid.NewString(), Name: "ci-runner", Description: "builds", OwnerID: owner.ID,
+			Status: identity.StatusActive, CreatedAt: now, UpdatedAt: now}
 		if err := s.CreateMachine(ctx, m, "ci-runner"); err != nil {
 			t.Fatal(err)
 		}
 		if got, err := s.MachineByName(ctx, "ci-runner"); err != nil || got != m {
 			t.Fatalf("MachineByName = %+v, %v", got, err)
+		}
+		// The status round-trips (migration 00020).
+		off := m
+		off.Status = identity.StatusDisabled
+		if err := s.UpdateMachine(ctx, off, "ci-runner"); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.MachineByID(ctx, m.ID); err != nil || got.Status != identity.StatusDisabled {
+			t.Fatalf("MachineByID after disable = %+v, %v", got, err)
+		}
+		if err := s.UpdateMachine(ctx, m, "ci-runner"); err != nil {
+			t.Fatal(err)
 		}
 		orphan := m
 		orphan.ID, orphan.OwnerID = uuid.NewString(), "no-such-user"

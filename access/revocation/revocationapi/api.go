@@ -25,6 +25,10 @@ type Handler struct {
 	Gate *gate.Gate
 	// Users changes a user's status for "suspend": true (identity.Directory).
 	Users revocation.StatusChanger
+	// Clients and Machines disable for "disable": true (access.Clients,
+	// identity.Directory).
+	Clients  revocation.ClientStatusSetter
+	Machines revocation.MachineStatusSetter
 	// Admins decides whether a person's token may revoke (identity.Directory).
 	Admins gate.Admins
 }
@@ -40,6 +44,7 @@ type revocationView struct {
 	Selector       revocation.Selector `json:"selector"`
 	Reason         string              `json:"reason"`
 	Suspend        bool                `json:"suspend"`
+	Disable        bool                `json:"disable"`
 	Actor          string              `json:"actor"`
 	IdempotencyKey string              `json:"idempotency_key,omitempty"`
 	Matched        matched             `json:"matched"`
@@ -77,7 +82,7 @@ type matched struct {
 }
 
 func viewRevocation(r revocation.Record, applied []revocation.NodeApplication) revocationView {
-	v := revocationView{ID: r.ID, Selector: r.Selector, Reason: r.Reason, Suspend: r.Suspend, Actor: r.Actor,
+	v := revocationView{ID: r.ID, Selector: r.Selector, Reason: r.Reason, Suspend: r.Suspend, Disable: r.Disable, Actor: r.Actor,
 		IdempotencyKey: r.IdempotencyKey, Matched: matched{r.Sessions, r.Tokens}, CreatedAt: r.CreatedAt,
 		Nodes:      nodesView{Acknowledged: []string{}, Missing: []string{}, Applied: applied},
 		Deliveries: []delivery{}}
@@ -110,6 +115,9 @@ type revokeRequest struct {
 	Selector *revocation.Selector `json:"selector"`
 	Reason   string               `json:"reason"`
 	Suspend  bool                 `json:"suspend"`
+	// Disable also disables the client or machine identity the selector names, in the
+	// same transaction: its credential stops working, not only its tokens.
+	Disable bool `json:"disable"`
 }
 
 func (a *Handler) create(c echo.Context) error {
@@ -123,7 +131,7 @@ func (a *Handler) create(c echo.Context) error {
 	}
 	if in.Selector == nil {
 		return &httpserver.Problem{Status: http.StatusBadRequest, Title: "Invalid request",
-			Detail: `The body must be JSON: {"selector":{"type":"token|session|subject|client","value":"..."},"reason":"...","suspend":false}.`}
+			Detail: `The body must be JSON: {"selector":{"type":"token|session|subject|client","value":"..."},"reason":"...","suspend":false,"disable":false}.`}
 	}
 	ctx, key := c.Request().Context(), c.Request().Header.Get("Idempotency-Key")
 	var (
@@ -131,6 +139,10 @@ func (a *Handler) create(c echo.Context) error {
 		replayed bool
 	)
 	switch {
+	case in.Suspend && in.Disable:
+		err = &identity.ValidationError{Field: "disable", Reason: "give suspend (a user) or disable (a client or machine identity), not both"}
+	case in.Disable:
+		rec, replayed, err = a.Revocations.Disable(ctx, a.Clients, a.Machines, actor, key, *in.Selector, in.Reason)
 	case !in.Suspend:
 		rec, replayed, err = a.Revocations.Revoke(ctx, actor, key, *in.Selector, in.Reason)
 	case strings.TrimSpace(in.Selector.Type) != revocation.SelectSubject:

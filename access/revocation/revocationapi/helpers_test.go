@@ -106,18 +106,21 @@ func newEnvWithBus(t *testing.T, b sqltest.Backend, bus revocation.Bus) *env {
 		t.Fatal(err)
 	}
 	store := sqlstore.NewDirectory(db)
-	clients := access.NewClients(accsql.NewClients(db), store, db, hasher)
+	// The revocation service looks clients up through a registry of its own; the one
+	// the tests write through tells it of every disable, as in cmd/weft.
+	lookup := access.NewClients(accsql.NewClients(db), store, db, hasher)
 	sessions := identity.NewSessions(sqlstore.NewSessions(db), time.Hour)
 	grants := fositestore.New(db, accsql.NewClients(db), fositestore.Options{})
 	revLog := accsql.NewRevocations(db)
 	audit := identity.NewAuditLog(sqlstore.NewAudit(db), db)
 	revs, err := revocation.NewService(revocation.Deps{Store: revLog, Grants: grants, Lookup: storeLookup{grants}, Sessions: sessions,
-		Subjects: store, Clients: clients, Tx: db, Fanout: &revocation.Fanout{Node: node, Log: revLog, Bus: bus},
+		Subjects: store, Clients: lookup, Tx: db, Fanout: &revocation.Fanout{Node: node, Log: revLog, Bus: bus},
 		Audit: audit, Outbox: accsql.NewOutbox(db), Participants: grants, Signals: noSignals{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := identity.NewDirectory(store, db, hasher, revs)
+	clients := access.NewClients(accsql.NewClients(db), store, db, hasher, revs)
 
 	// web takes part in login sessions and wants back-channel logout, spa does not; m2m
 	// and batch hold client_credentials tokens.
@@ -150,7 +153,7 @@ func newEnvWithBus(t *testing.T, b sqltest.Backend, bus revocation.Bus) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	(&Handler{Revocations: revs, Gate: g, Users: dir, Admins: dir}).Register(e)
+	(&Handler{Revocations: revs, Gate: g, Users: dir, Clients: clients, Machines: dir, Admins: dir}).Register(e)
 	en.e = e
 	return en
 }
@@ -254,7 +257,7 @@ func (en *env) status(userID string) identity.Status {
 }
 
 // changeTables are every table a revocation (or a suspension) writes.
-var changeTables = []string{"revocations", "revocation_nodes", "audit_log", "outbox", "users", "login_sessions",
+var changeTables = []string{"revocations", "revocation_nodes", "audit_log", "outbox", "users", "login_sessions", "oauth_clients", "machine_identities",
 	"oauth_access_tokens", "oauth_refresh_tokens", "oauth_authorization_codes"}
 
 // snapshot reads every row a revocation could change.
@@ -382,6 +385,7 @@ type receipt struct {
 	} `json:"selector"`
 	Reason         string `json:"reason"`
 	Suspend        bool   `json:"suspend"`
+	Disable        bool   `json:"disable"`
 	Actor          string `json:"actor"`
 	IdempotencyKey string `json:"idempotency_key"`
 	Matched        struct {

@@ -96,6 +96,8 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"Streams/Update", testStreamUpdate},
 		{"Streams/Delete", testStreamDelete},
 		{"Streams/Receiving", testStreamReceiving},
+		{"Streams/LegacyAuthorizations", testStreamLegacyAuthorizations},
+		{"Streams/Subjects", testStreamSubjects},
 	})
 }
 

@@ -13,7 +13,7 @@ import (
 func newStream(t *testing.T, client string, created time.Time) ssf.Stream {
 	t.Helper()
 	return ssf.Stream{ID: random(t, "stream-"), ClientID: client, Method: ssf.MethodPush,
-		EndpointURL: "https://receiver.example/" + client, AuthorizationHeader: "Bearer s3cr3t",
+		EndpointURL: "https://receiver.example/" + client, AuthorizationSealed: []byte{0, 1, 2, 0xff}, DefaultSubjects: ssf.SubjectsNone,
 		EventsRequested: []string{ssf.EventSessionRevoked, ssf.EventCredentialChange, "urn:example:unsupported"},
 		Description:     "SIEM feed", Status: ssf.StatusEnabled, CreatedAt: created, UpdatedAt: created.Add(time.Second)}
 }
@@ -61,7 +61,7 @@ func stored(t *testing.T, s Stores, want ssf.Stream) {
 func testStreamRoundTrip(t *testing.T, s Stores) {
 	push := newStream(t, ClientA, base.In(elsewhere))
 	push.Status, push.StatusReason = ssf.StatusPaused, "maintenance window"
-	poll := ssf.Stream{ID: random(t, "stream-"), ClientID: ClientA, Method: ssf.MethodPoll, EventsRequested: []string{},
+	poll := ssf.Stream{ID: random(t, "stream-"), ClientID: ClientA, Method: ssf.MethodPoll, DefaultSubjects: ssf.SubjectsAll, EventsRequested: []string{},
 		Status: ssf.StatusDisabled, CreatedAt: base.Add(time.Microsecond), UpdatedAt: base.Add(time.Microsecond)}
 	for _, st := range []ssf.Stream{push, poll} {
 		createStream(t, s, st)
@@ -136,7 +136,8 @@ func testStreamUpdate(t *testing.T, s Stores) {
 	st := createStream(t, s, newStream(t, ClientA, base))
 	bystander := createStream(t, s, newStream(t, ClientA, base))
 	up := st
-	up.EndpointURL, up.AuthorizationHeader = "https://receiver.example/v2", "Bearer rotated"
+	up.EndpointURL, up.AuthorizationSealed, up.LegacyAuthorization = "https://receiver.example/v2", []byte("rotated"), "Bearer legacy"
+	up.DefaultSubjects = ssf.SubjectsAll
 	up.EventsRequested = []string{ssf.EventAccountDisabled}
 	up.Description, up.Status, up.StatusReason = "", ssf.StatusPaused, "receiver asked"
 	up.UpdatedAt = base.Add(time.Hour).In(elsewhere)
@@ -144,7 +145,7 @@ func testStreamUpdate(t *testing.T, s Stores) {
 	stored(t, s, up)
 
 	// Every mutable field can be emptied again.
-	up.EndpointURL, up.AuthorizationHeader, up.EventsRequested = "", "", []string{}
+	up.EndpointURL, up.AuthorizationSealed, up.LegacyAuthorization, up.EventsRequested = "", nil, "", []string{}
 	up.Status, up.StatusReason, up.UpdatedAt = ssf.StatusEnabled, "", base.Add(2*time.Hour)
 	must(t, "UpdateStream", s.Streams.UpdateStream(t.Context(), up))
 	stored(t, s, up)
@@ -205,4 +206,68 @@ func testStreamReceiving(t *testing.T, s Stores) {
 	if g, w := streamIDs(receiving()), streamIDs(want[1:]); !slices.Equal(g, w) {
 		t.Errorf("Receiving after disabling %s = %v, want %v", off.ID, g, w)
 	}
+}
+
+func testStreamLegacyAuthorizations(t *testing.T, s Stores) {
+	ctx := t.Context()
+	sealed := createStream(t, s, newStream(t, ClientA, base))
+	legacy := newStream(t, ClientB, base)
+	legacy.AuthorizationSealed, legacy.LegacyAuthorization = nil, "Bearer from-before-00018"
+	createStream(t, s, legacy)
+	got, err := s.Streams.LegacyAuthorizations(ctx)
+	must(t, "LegacyAuthorizations", err)
+	if g := streamIDs(got); !slices.Equal(g, []string{legacy.ID}) {
+		t.Fatalf("LegacyAuthorizations = %v, want [%s]", g, legacy.ID)
+	}
+	sameStream(t, got[0], legacy)
+	legacy.LegacyAuthorization, legacy.AuthorizationSealed = "", []byte("sealed now")
+	must(t, "UpdateStream", s.Streams.UpdateStream(ctx, legacy))
+	got, err = s.Streams.LegacyAuthorizations(ctx)
+	must(t, "LegacyAuthorizations", err)
+	if len(got) != 0 {
+		t.Fatalf("after sealing: %v", streamIDs(got))
+	}
+	stored(t, s, legacy)
+	stored(t, s, sealed)
+}
+
+func testStreamSubjects(t *testing.T, s Stores) {
+	ctx := t.Context()
+	a := createStream(t, s, newStream(t, ClientA, base))
+	b := createStream(t, s, newStream(t, ClientB, base))
+	must(t, "AddSubject", s.Streams.AddSubject(ctx, a.ID, "user-1", base))
+	must(t, "AddSubject twice", s.Streams.AddSubject(ctx, a.ID, "user-1", base.Add(time.Second)))
+	must(t, "AddSubject", s.Streams.AddSubject(ctx, a.ID, "user-2", base))
+	must(t, "AddSubject", s.Streams.AddSubject(ctx, b.ID, "user-1", base))
+	count := func(id string, want int64) {
+		t.Helper()
+		n, err := s.Streams.CountSubjects(ctx, id)
+		must(t, "CountSubjects", err)
+		if n != want {
+			t.Errorf("CountSubjects(%s) = %d, want %d", id, n, want)
+		}
+	}
+	of := func(sub string, want ...string) {
+		t.Helper()
+		ids, err := s.Streams.StreamsOfSubject(ctx, sub)
+		must(t, "StreamsOfSubject", err)
+		slices.Sort(ids)
+		slices.Sort(want)
+		if !slices.Equal(ids, want) && !(len(ids) == 0 && len(want) == 0) {
+			t.Errorf("StreamsOfSubject(%s) = %v, want %v", sub, ids, want)
+		}
+	}
+	count(a.ID, 2)
+	count(b.ID, 1)
+	of("user-1", a.ID, b.ID)
+	of("user-2", a.ID)
+	of("user-3")
+	must(t, "RemoveSubject", s.Streams.RemoveSubject(ctx, a.ID, "user-1"))
+	must(t, "RemoveSubject absent", s.Streams.RemoveSubject(ctx, a.ID, "user-1"))
+	of("user-1", b.ID)
+	count(a.ID, 1)
+	// Deleting a stream deletes its subjects.
+	must(t, "DeleteStream", s.Streams.DeleteStream(ctx, ClientB, b.ID))
+	of("user-1")
+	count(b.ID, 0)
 }

@@ -1,8 +1,11 @@
 package ssfapi
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/weft-fabric/weft/access/ssf"
 	"github.com/weft-fabric/weft/identity"
@@ -35,7 +38,12 @@ func (h *Handler) Register(e *echo.Echo) {
 	e.POST(ssf.PathStatus, h.setStatus)
 	e.POST(ssf.PathVerify, h.verify)
 	e.POST(ssf.PathPoll+":id", h.poll)
+	// The colon of "subjects:add" is literal, not an echo path parameter.
+	e.POST(escapeColons(ssf.PathAddSubject), h.addSubject)
+	e.POST(escapeColons(ssf.PathRemoveSubject), h.removeSubject)
 }
+
+func escapeColons(path string) string { return strings.ReplaceAll(path, ":", "\\:") }
 
 type authScheme struct {
 	SpecURN string `json:"spec_urn"`
@@ -51,8 +59,11 @@ type configuration struct {
 	StatusEndpoint           string       `json:"status_endpoint"`
 	VerificationEndpoint     string       `json:"verification_endpoint"`
 	AuthorizationSchemes     []authScheme `json:"authorization_schemes"`
-	// DefaultSubjects ALL: every stream receives events about every subject, so
-	// there are no add/remove subject endpoints.
+	AddSubjectEndpoint       string       `json:"add_subject_endpoint"`
+	RemoveSubjectEndpoint    string       `json:"remove_subject_endpoint"`
+	// DefaultSubjects is what a new stream gets: NONE, events only about the subjects
+	// the receiver adds. A receiver may ask for ALL per stream (default_subjects in the
+	// stream configuration, a Weft extension).
 	DefaultSubjects string `json:"default_subjects"`
 }
 
@@ -63,7 +74,8 @@ func (h *Handler) configuration(c echo.Context) error {
 		SpecVersion: ssf.SpecVersion, Issuer: iss, JWKSURI: iss + access.PathJWKS,
 		DeliveryMethodsSupported: []string{ssf.MethodPush, ssf.MethodPoll},
 		ConfigurationEndpoint:    iss + ssf.PathStream, StatusEndpoint: iss + ssf.PathStatus, VerificationEndpoint: iss + ssf.PathVerify,
-		AuthorizationSchemes: []authScheme{{SpecURN: "urn:ietf:rfc:6749"}}, DefaultSubjects: "ALL",
+		AuthorizationSchemes: []authScheme{{SpecURN: "urn:ietf:rfc:6749"}}, DefaultSubjects: ssf.SubjectsNone,
+		AddSubjectEndpoint: iss + ssf.PathAddSubject, RemoveSubjectEndpoint: iss + ssf.PathRemoveSubject,
 	})
 }
 
@@ -81,12 +93,14 @@ type streamView struct {
 	EventsRequested []string     `json:"events_requested"`
 	EventsDelivered []string     `json:"events_delivered"`
 	Description     string       `json:"description,omitempty"`
+	DefaultSubjects string       `json:"default_subjects"`
 }
 
 func (h *Handler) view(s ssf.Stream) streamView {
 	return streamView{StreamID: s.ID, Iss: h.Transmitter.Issuer, Aud: s.ClientID,
 		Delivery:        deliveryView{Method: s.Method, EndpointURL: h.Transmitter.Target(s)},
-		EventsSupported: ssf.Supported, EventsRequested: s.EventsRequested, EventsDelivered: s.Delivered(), Description: s.Description}
+		EventsSupported: ssf.Supported, EventsRequested: s.EventsRequested, EventsDelivered: s.Delivered(), Description: s.Description,
+		DefaultSubjects: s.DefaultSubjects}
 }
 
 type statusView struct {
@@ -250,6 +264,45 @@ func (h *Handler) verify(c echo.Context) error {
 	}
 	if err := h.Transmitter.Verify(c.Request().Context(), client, in.StreamID, in.State); err != nil {
 		return answer(err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// subjectRequest is an add or remove subject request (SSF 1.0 sections 8.1.3.2 and
+// 8.1.3.3). verified is accepted and ignored: Weft sends events about its own users.
+type subjectRequest struct {
+	StreamID string          `json:"stream_id"`
+	Subject  json.RawMessage `json:"subject"`
+	Verified *bool           `json:"verified,omitempty"`
+}
+
+func (h *Handler) subjectCall(c echo.Context, fn func(ctx context.Context, client, id string, subject json.RawMessage) error) error {
+	client, err := h.caller(c)
+	if err != nil {
+		return err
+	}
+	var in subjectRequest
+	if err := httpserver.DecodeJSON(c, &in, maxBodyBytes); err != nil {
+		return err
+	}
+	if in.StreamID == "" {
+		return invalid("stream_id", "is required")
+	}
+	return answer(fn(c.Request().Context(), client, in.StreamID, in.Subject))
+}
+
+// addSubject answers an empty 200, as SSF 1.0 section 8.1.3.2 says.
+func (h *Handler) addSubject(c echo.Context) error {
+	if err := h.subjectCall(c, h.Transmitter.AddSubject); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusOK)
+}
+
+// removeSubject answers 204, as SSF 1.0 section 8.1.3.3 says.
+func (h *Handler) removeSubject(c echo.Context) error {
+	if err := h.subjectCall(c, h.Transmitter.RemoveSubject); err != nil {
+		return err
 	}
 	return c.NoContent(http.StatusNoContent)
 }

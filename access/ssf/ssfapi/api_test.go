@@ -71,14 +71,15 @@ func TestSSF_Configuration(t *testing.T) {
 	if doc.SpecVersion != "1_0" || doc.Issuer != issuer || doc.JWKSURI != issuer+"/.well-known/jwks.json" ||
 		!slices.Equal(doc.DeliveryMethods, []string{methodPush, methodPoll}) ||
 		len(doc.AuthSchemes) != 1 || doc.AuthSchemes[0].SpecURN != "urn:ietf:rfc:6749" ||
-		// Every stream gets every subject: no subject endpoints to advertise.
-		doc.DefaultSubjects != "ALL" || doc.AddSubject != "" || doc.RemoveSubject != "" {
+		// New streams get no subject until the receiver adds it (issue 9, L7).
+		doc.DefaultSubjects != "NONE" || doc.AddSubject != issuer+"/ssf/subjects:add" || doc.RemoveSubject != issuer+"/ssf/subjects:remove" {
 		t.Fatalf("configuration %+v", doc)
 	}
 	for _, ep := range []struct{ url, method string }{
 		{doc.Configuration, http.MethodPost}, {doc.Configuration, http.MethodGet}, {doc.Configuration, http.MethodPatch},
 		{doc.Configuration, http.MethodPut}, {doc.Configuration, http.MethodDelete},
 		{doc.Status, http.MethodGet}, {doc.Status, http.MethodPost}, {doc.Verification, http.MethodPost},
+		{doc.AddSubject, http.MethodPost}, {doc.RemoveSubject, http.MethodPost},
 	} {
 		path, found := strings.CutPrefix(ep.url, issuer)
 		if !found || !routed(en, ep.method, path) {
@@ -89,7 +90,8 @@ func TestSSF_Configuration(t *testing.T) {
 
 func routed(en *env, method, path string) bool {
 	for _, rt := range en.e.Routes() {
-		if rt.Method == method && rt.Path == path {
+		// Escaped colons ("subjects\\:add") are literal in the served path.
+		if rt.Method == method && strings.ReplaceAll(rt.Path, "\\:", ":") == path {
 			return true
 		}
 	}

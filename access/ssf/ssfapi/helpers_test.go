@@ -2,13 +2,16 @@ package ssfapi
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -20,6 +23,8 @@ import (
 	"github.com/weft-fabric/weft/access/gate"
 	"github.com/weft-fabric/weft/access/gate/gatetest"
 	"github.com/weft-fabric/weft/access/httpserver"
+	"github.com/weft-fabric/weft/access/keys"
+	"github.com/weft-fabric/weft/access/outbound"
 	accsql "github.com/weft-fabric/weft/access/sqlstore"
 	"github.com/weft-fabric/weft/access/ssf"
 	"github.com/weft-fabric/weft/analytics"
@@ -96,6 +101,31 @@ func (noNetwork) RoundTrip(r *http.Request) (*http.Response, error) {
 	return nil, errors.New("ssfapi tests make no network calls: " + r.URL.String())
 }
 
+// fakeDNS stands in for DNS: receivers' hosts resolve to a public address (never
+// dialled), the attacker's to internal ones.
+var fakeDNS = resolverMap{
+	"rp.example": {"93.184.215.14"}, "evil.example": {"93.184.215.14"},
+	"internal.example": {"10.0.0.1"}, "metadata.example": {"169.254.169.254"}, "ula.example": {"fd00::1"},
+	"loopback.example": {"127.0.0.1"},
+}
+
+type resolverMap map[string][]string
+
+func (m resolverMap) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	var out []netip.Addr
+	for _, a := range m[host] {
+		out = append(out, netip.MustParseAddr(a))
+	}
+	if len(out) == 0 {
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	return out, nil
+}
+
+func noDial(_ context.Context, _, address string) (net.Conn, error) {
+	return nil, errors.New("ssfapi tests make no network calls: " + address)
+}
+
 type env struct {
 	t      *testing.T
 	e      *echo.Echo
@@ -122,7 +152,11 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 		}
 	}
 	tr := &ssf.Transmitter{Issuer: issuer, Streams: accsql.NewStreams(db), Queue: accsql.NewOutbox(db), Tx: db,
-		LongPoll: longPoll, Sign: fakeSign, Client: &http.Client{Transport: noNetwork{}}}
+		LongPoll: longPoll, Sign: fakeSign, Client: &http.Client{Transport: noNetwork{}},
+		// The issuer https://id.example is not on loopback; names resolve through
+		// fakeDNS, and the guard never dials (Client above makes no calls).
+		URLs:    outbound.New(outbound.Policy{}, outbound.Options{Resolver: fakeDNS, Dial: noDial}),
+		Secrets: newSecretBox(t)}
 
 	en := &env{t: t, db: db, tr: tr, tokens: gatetest.NewTokens()}
 	en.mint(tokA, rcvA, ssf.Scope)
@@ -226,6 +260,7 @@ type streamConfig struct {
 	EventsRequested []string `json:"events_requested"`
 	EventsDelivered []string `json:"events_delivered"`
 	Description     string   `json:"description"`
+	DefaultSubjects string   `json:"default_subjects"`
 }
 
 type statusAnswer struct {
@@ -392,13 +427,45 @@ func (en *env) queue(t *testing.T, id string) []queued {
 }
 
 // authorizationHeader reads a push stream's stored (write-only) authorization header.
+// authorizationHeader returns the stream's stored authorization header, decrypted; it
+// fails the test if the header is stored in clear (issue 9, L5).
 func (en *env) authorizationHeader(t *testing.T, id string) string {
 	t.Helper()
-	var h string
-	if err := en.db.SQL().QueryRow(`SELECT authorization_header FROM ssf_streams WHERE id = $1`, id).Scan(&h); err != nil {
+	inClear, sealed := en.storedHeader(t, id)
+	if inClear != "" {
+		t.Fatalf("authorization header stored in clear: %q", inClear)
+	}
+	if len(sealed) == 0 {
+		return ""
+	}
+	h, err := en.tr.Secrets.Open(sealed, id)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return h
+	return string(h)
+}
+
+// storedHeader reads the stream's two header columns as they are in the database.
+func (en *env) storedHeader(t *testing.T, id string) (inClear string, sealed []byte) {
+	t.Helper()
+	if err := en.db.SQL().QueryRow(`SELECT authorization_header, authorization_sealed FROM ssf_streams WHERE id = $1`, id).
+		Scan(&inClear, &sealed); err != nil {
+		t.Fatal(err)
+	}
+	return inClear, sealed
+}
+
+func newSecretBox(t *testing.T) *keys.SecretBox {
+	t.Helper()
+	kek := make([]byte, 32)
+	if _, err := rand.Read(kek); err != nil {
+		t.Fatal(err)
+	}
+	box, err := keys.NewSecretBox(kek, "ssf authorization header")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return box
 }
 
 func (en *env) streams(t *testing.T) int {

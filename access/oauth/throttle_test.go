@@ -1,6 +1,7 @@
 package oauth_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -117,5 +118,35 @@ func TestIntrospect_BusyHashingIs503(t *testing.T) {
 	wg.Wait()
 	if len(codes) != 2 || codes["503 temporarily_unavailable 1"] == 0 || codes["401 request_unauthorized "] == 0 {
 		t.Fatalf("answers to a flood of introspections: %v; want 401s (checked) and 503s with Retry-After (shed)", codes)
+	}
+}
+
+// A client still on its previous secret during a rotation's overlap is checked against
+// both hashes in every request; that is one success, never a failure, so it is not
+// throttled however often it calls.
+func TestClientAuth_PreviousSecretDuringOverlapIsNotAFailure(t *testing.T) {
+	en := newEnvWith(t, "sqlite", strictLimits)
+	rot, err := en.clients.RotateSecret(context.Background(), m2mID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rot.Secret == m2mSecret {
+		t.Fatal("rotation kept the secret")
+	}
+	for i := range 3 * strictLimits.PerIP.Burst {
+		if r := en.ccToken(m2mSecret); r.code != http.StatusOK {
+			t.Fatalf("request %d with the previous secret: %s", i, r)
+		}
+	}
+	// None of them counted: wrong secrets from the same address still get the whole
+	// allowance before they are refused.
+	cc := url.Values{"grant_type": {"client_credentials"}, "scope": {"api.read"}}
+	for i := range strictLimits.PerIP.Burst {
+		if r := en.form(access.PathToken, cc, m2mID, fmt.Sprintf("wrong-%d", i)); r.code != http.StatusUnauthorized {
+			t.Fatalf("wrong secret %d after the previous secret's requests: %s, want 401", i, r)
+		}
+	}
+	if r := en.form(access.PathToken, cc, m2mID, "wrong-again"); r.code != http.StatusTooManyRequests {
+		t.Fatalf("past the allowance: %s, want 429", r)
 	}
 }

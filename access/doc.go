@@ -21,6 +21,8 @@
 //	apply/          declarative apply of a fabric file
 //	keys/           signing keys, JWKS, the key-encryption key
 //	httpserver/     the echo server: logs, metrics, health, errors, JSON bodies, client info
+//	throttle/       failed client authentications and logins, counted before the work
+//	                (in process, or on Redis for every node)
 //	fositestore/, sqlstore/, redisstore/, keys/keysql/   storage adapters
 //
 // Errors are identity's sentinels (identity.ErrNotFound, ErrConflict, ErrInvalid): one

@@ -1,73 +1,65 @@
 package ui
 
 import (
-	"strings"
+	"errors"
 	"sync"
-	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/weft-fabric/weft/access/throttle"
+	"github.com/weft-fabric/weft/identity"
 )
 
-// Limiter throttles failed login attempts per client IP and per username, so neither one
-// address guessing many accounts nor many addresses guessing one account get far. It is
-// in-process (each node limits on its own); a Redis-backed limiter shared by nodes comes
-// with the fan-out work.
+// Limiter throttles the login form. The counting is throttle.Login's, shared by every
+// node through the throttle store: per address and per account+address it refuses,
+// per account it only delays (nobody can lock an account out from elsewhere), and a
+// browser that signed in to the account before skips the delay. On top, each address
+// may have only a few logins in flight on a node at once, so one address cannot park
+// many requests in the delay or in the hashing queue.
 type Limiter struct {
-	mu      sync.Mutex
-	perKey  map[string]*entry
-	rate    rate.Limit
-	burst   int
-	lastGC  time.Time
-	maxKeys int
+	throttle    *throttle.Login
+	maxInFlight int
+
+	mu       sync.Mutex
+	inFlight map[string]int
 }
 
-type entry struct {
-	lim  *rate.Limiter
-	seen time.Time
+// NewLimiter limits logins through t, with at most maxInFlight at once per address.
+func NewLimiter(t *throttle.Login, maxInFlight int) (*Limiter, error) {
+	if t == nil {
+		return nil, errors.New("ui.NewLimiter: missing throttle")
+	}
+	if maxInFlight < 1 {
+		return nil, errors.New("ui.NewLimiter: maxInFlight must be at least 1")
+	}
+	return &Limiter{throttle: t, maxInFlight: maxInFlight, inFlight: map[string]int{}}, nil
 }
 
-// NewLimiter allows burst attempts at once and then perMinute a minute, per key.
-func NewLimiter(perMinute float64, burst int) *Limiter {
-	return &Limiter{perKey: map[string]*entry{}, rate: rate.Limit(perMinute / 60), burst: burst, maxKeys: 100000}
-}
-
-// Allow reports whether an attempt from ip for username may go ahead: both buckets
-// must have a token left. Only failures spend tokens (Fail), so people signing in
-// successfully behind one address are never slowed down.
-func (l *Limiter) Allow(ip, username string) bool {
-	now := time.Now()
+// enter admits a login from ip unless ip has maxInFlight already; leave must be called
+// when it is done.
+func (l *Limiter) enter(ip string) (leave func(), ok bool) {
+	addr := throttle.AddressKey(ip)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.gc(now)
-	return l.get("ip:"+ip, now).TokensAt(now) >= 1 && l.get("user:"+strings.ToLower(username), now).TokensAt(now) >= 1
-}
-
-// Fail records a failed attempt against both buckets.
-func (l *Limiter) Fail(ip, username string) {
-	now := time.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.get("ip:"+ip, now).AllowN(now, 1)
-	l.get("user:"+strings.ToLower(username), now).AllowN(now, 1)
-}
-
-func (l *Limiter) gc(now time.Time) {
-	if now.Sub(l.lastGC) > time.Minute || len(l.perKey) > l.maxKeys {
-		for k, e := range l.perKey {
-			if now.Sub(e.seen) > 10*time.Minute {
-				delete(l.perKey, k)
-			}
+	if l.inFlight[addr] >= l.maxInFlight {
+		return nil, false
+	}
+	l.inFlight[addr]++
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.inFlight[addr]--; l.inFlight[addr] <= 0 {
+			delete(l.inFlight, addr)
 		}
-		l.lastGC = now
-	}
+	}, true
 }
 
-func (l *Limiter) get(k string, now time.Time) *rate.Limiter {
-	e, ok := l.perKey[k]
-	if !ok {
-		e = &entry{lim: rate.NewLimiter(l.rate, l.burst)}
-		l.perKey[k] = e
+// accountKey is the account a typed username counts against: the directory's own
+// canonical form (PRECIS UsernameCaseMapped after NFKC), so "ａlice" and "ALICE" spend
+// alice's budget. Names the directory refuses cannot sign anyone in; they share one
+// bucket.
+func accountKey(username string) string {
+	n, err := identity.NormalizeUsername(username)
+	if err != nil {
+		return "\x00invalid"
 	}
-	e.seen = now
-	return e.lim
+	return n
 }

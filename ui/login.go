@@ -1,14 +1,17 @@
 package ui
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/weft-fabric/weft/access"
 	"github.com/weft-fabric/weft/access/httpserver"
+	"github.com/weft-fabric/weft/access/throttle"
 	"github.com/weft-fabric/weft/identity"
 	"github.com/weft-fabric/weft/identity/password"
 )
@@ -44,6 +47,13 @@ func (p *Pages) loginView(c echo.Context, next, username, errMsg string) loginVi
 	return v
 }
 
+// tooMany answers a throttled login: 429 with Retry-After, and the form again.
+func (p *Pages) tooMany(c echo.Context, next, username string, retryAfter int) error {
+	c.Response().Header().Set("Retry-After", strconv.Itoa(retryAfter))
+	return render(c, http.StatusTooManyRequests, "login.html",
+		p.loginView(c, next, username, "Too many attempts. Wait a minute and try again."))
+}
+
 func (p *Pages) loginPage(c echo.Context) error {
 	next := c.QueryParam("next")
 	if !access.IsContinueURL(next) {
@@ -65,15 +75,35 @@ func (p *Pages) login(c echo.Context) error {
 	username := r.PostFormValue("username")
 	client := httpserver.ClientInfo(c, p.Cookies.DeviceCookieName())
 	ip := client.IP
-	if !p.Limiter.Allow(ip, username) {
-		return render(c, http.StatusTooManyRequests, "login.html",
-			p.loginView(c, next, username, "Too many attempts. Wait a minute and try again."))
+	leave, ok := p.Limiter.enter(ip)
+	if !ok {
+		return p.tooMany(c, next, username, 1)
+	}
+	defer leave()
+	// Reserved before the password is checked and kept if it is wrong: concurrent
+	// guesses cannot all pass a check made before any of them failed.
+	account := accountKey(username)
+	attempt, err := p.Limiter.throttle.Reserve(ctx, account, ip, client.DeviceID)
+	var refused *throttle.RefusedError
+	if errors.As(err, &refused) {
+		p.Logger.InfoContext(ctx, "login throttled", "ip", ip)
+		return p.tooMany(c, next, username, refused.RetryAfterSeconds())
+	}
+	if err != nil {
+		return err
+	}
+	if err := throttle.Wait(ctx, attempt.Delay); err != nil {
+		attempt.Cancel(context.WithoutCancel(ctx))
+		return err
 	}
 	user, err := p.Directory.Authenticate(ctx, username, r.PostFormValue("password"))
 	if errors.Is(err, identity.ErrInvalidCredentials) {
-		p.Limiter.Fail(ip, username)
 		p.Logger.InfoContext(ctx, "login failed", "ip", ip)
 		return render(c, http.StatusUnauthorized, "login.html", p.loginView(c, next, username, badCredentials))
+	}
+	if err != nil {
+		// Nothing was decided about this password: not a failure.
+		attempt.Cancel(context.WithoutCancel(ctx))
 	}
 	if errors.Is(err, password.ErrBusy) {
 		// Too many sign-ins are being checked at once: nothing was decided about this
@@ -86,9 +116,17 @@ func (p *Pages) login(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := attempt.Succeeded(ctx); err != nil {
+		p.Logger.WarnContext(ctx, "login throttle: giving back a reservation failed", "error", err.Error())
+	}
 	// Device, not client.DeviceID: a first login must also set the cookie. Both read
 	// the same cookie by the same rule, so they agree whenever the browser has one.
 	device := p.Cookies.Device(c.Response(), r)
+	// This browser may now skip the account's delay: a guesser elsewhere slows the
+	// account for everyone but the browsers it was used in.
+	if err := p.Limiter.throttle.RememberDevice(ctx, account, device); err != nil {
+		p.Logger.WarnContext(ctx, "login throttle: remembering the device failed", "error", err.Error())
+	}
 	ls, cookie, err := p.Sessions.Start(ctx, user, []string{"pwd"}, acrPassword, ip, client.UserAgent, device)
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"github.com/weft-fabric/weft/access/backchannel"
 	"github.com/weft-fabric/weft/access/gate"
 	"github.com/weft-fabric/weft/access/outbox"
+	"github.com/weft-fabric/weft/access/throttle"
 	"github.com/weft-fabric/weft/access/websession"
 	"github.com/weft-fabric/weft/identity"
 )
@@ -40,6 +41,9 @@ type Handler struct {
 	// session that ends by RP-initiated logout.
 	Outbox       outbox.Store
 	Participants backchannel.SessionClients
+	// ClientThrottle counts failed client authentications that checked no secret (the
+	// provider's SecretVerifier counts the others, through the same throttle).
+	ClientThrottle *throttle.ClientAuth
 }
 
 // NewHandler checks that h has every dependency: a handler missing one would silently
@@ -49,7 +53,7 @@ func NewHandler(h Handler) (*Handler, error) {
 	if err := access.CheckDeps("oauth.NewHandler", map[string]bool{"Provider": h.Provider == nil, "Gate": h.Gate == nil, "Clients": h.Clients == nil, "Keys": h.Keys == nil,
 		"Directory": h.Directory == nil, "Sessions": h.Sessions == nil, "Consents": h.Consents == nil, "Browser": h.Browser == nil,
 		"Revoker": h.Revoker == nil, "ConfirmLogout": h.ConfirmLogout == nil, "SignedOut": h.SignedOut == nil, "Audit": h.Audit == nil, "Outbox": h.Outbox == nil,
-		"Participants": h.Participants == nil}); err != nil {
+		"Participants": h.Participants == nil, "ClientThrottle": h.ClientThrottle == nil}); err != nil {
 		return nil, err
 	}
 	if h.Logger == nil {

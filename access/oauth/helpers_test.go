@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -30,6 +31,7 @@ import (
 	"github.com/weft-fabric/weft/access/oauth"
 	"github.com/weft-fabric/weft/access/revocation"
 	accsql "github.com/weft-fabric/weft/access/sqlstore"
+	"github.com/weft-fabric/weft/access/throttle"
 	"github.com/weft-fabric/weft/access/websession"
 	"github.com/weft-fabric/weft/analytics"
 	"github.com/weft-fabric/weft/identity"
@@ -106,7 +108,16 @@ type env struct {
 	machine    identity.MachineIdentity // demo-m2m acts for it
 }
 
+// roomyLimits keep the client authentication throttle out of the way of tests about
+// other things; the throttle's own tests pass theirs to newEnvWith.
+var roomyLimits = throttle.ClientAuthLimits{PerClient: throttle.PerMinute(10000), PerIP: throttle.PerMinute(10000), KnownFor: time.Hour}
+
 func newEnv(t *testing.T, b sqltest.Backend, opts ...password.Option) *env {
+	t.Helper()
+	return newEnvWith(t, b, roomyLimits, opts...)
+}
+
+func newEnvWith(t *testing.T, b sqltest.Backend, limits throttle.ClientAuthLimits, opts ...password.Option) *env {
 	t.Helper()
 	ctx := context.Background()
 	db := openDB(t, b)
@@ -146,9 +157,16 @@ func newEnv(t *testing.T, b sqltest.Backend, opts ...password.Option) *env {
 	if _, err := km.EnsureKeys(ctx); err != nil {
 		t.Fatal(err)
 	}
+	clientThrottle, err := throttle.NewClientAuth(throttle.NewLocal(), limits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := oauth.NewSecretVerifier(hasher, clientThrottle, 5*time.Minute, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
 	provider, err := oauth.NewProvider(oauth.Config{Issuer: issuer, HMACSecret: random(t, 32)}, storage,
-		oauth.Signers{ES256: km.FositeSigner(keys.ES256), RS256: km.FositeSigner(keys.RS256)},
-		oauth.NewSecretVerifier(hasher, 5*time.Minute, 10000), clientCache)
+		oauth.Signers{ES256: km.FositeSigner(keys.ES256), RS256: km.FositeSigner(keys.RS256)}, verifier, clientCache)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +187,7 @@ func newEnv(t *testing.T, b sqltest.Backend, opts ...password.Option) *env {
 			return c.HTML(http.StatusOK, "<h1>Sign out of Weft?</h1>")
 		},
 		SignedOut: func(c echo.Context) error { return c.HTML(http.StatusOK, "<h1>You are signed out</h1>") },
-		Audit:     audit, Outbox: accsql.NewOutbox(db), Participants: tokens})
+		Audit:     audit, Outbox: accsql.NewOutbox(db), Participants: tokens, ClientThrottle: clientThrottle})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +371,15 @@ func (en *env) serve(req *http.Request) response {
 
 // form posts a form to path, with HTTP Basic credentials when id is not empty.
 func (en *env) form(path string, form url.Values, id, secret string) response {
+	return en.formFrom("", path, form, id, secret)
+}
+
+// formFrom is form sent from the address ip (httptest's 192.0.2.1 when empty).
+func (en *env) formFrom(ip, path string, form url.Values, id, secret string) response {
 	req := httptest.NewRequest(http.MethodPost, issuer+path, strings.NewReader(form.Encode()))
+	if ip != "" {
+		req.RemoteAddr = net.JoinHostPort(ip, "40000")
+	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if id != "" {
 		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))

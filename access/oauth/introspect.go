@@ -35,8 +35,10 @@ func (h *Handler) introspect(c echo.Context) error {
 	if cl, err := h.Clients.Client(ctx, id); err == nil {
 		allowed = cl.Introspection
 	}
-	ir, err := h.Provider.NewIntrospectionRequest(ctx, r, access.NewSession("", "", ""))
-	if busy(c, err) {
+	actx, att := withAttempt(c)
+	ir, err := h.Provider.NewIntrospectionRequest(actx, r, access.NewSession("", "", ""))
+	err = att.explain(err)
+	if busy(c, err) || h.throttled(c, att, err) {
 		return nil
 	}
 	switch {

@@ -5,8 +5,10 @@ import "github.com/labstack/echo/v4"
 // revoke is RFC 7009 token revocation.
 func (h *Handler) revoke(c echo.Context) error {
 	ctx := c.Request().Context()
-	err := h.Provider.NewRevocationRequest(ctx, c.Request())
-	if busy(c, err) {
+	actx, att := withAttempt(c)
+	err := h.Provider.NewRevocationRequest(actx, c.Request())
+	err = att.explain(err)
+	if busy(c, err) || h.throttled(c, att, err) {
 		return nil
 	}
 	if err != nil {

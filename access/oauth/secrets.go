@@ -3,10 +3,13 @@ package oauth
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"sync"
 	"time"
 
+	"github.com/weft-fabric/weft/access"
+	"github.com/weft-fabric/weft/access/throttle"
 	"github.com/weft-fabric/weft/identity/password"
 )
 
@@ -16,26 +19,36 @@ import (
 // request, so outcomes are cached for a while, keyed by a SHA-256 of the stored hash and
 // the presented secret: the cache never holds a secret, and changing a client's secret
 // changes its hash, which retires every cached outcome for it at once.
+//
+// Every check that is not a cached correct secret is a failure in waiting: it is
+// reserved against the client authentication throttle before anything is hashed, and
+// given back when the secret is right. So a flood of wrong secrets is answered without
+// hashing once the client id or the address is over its limit, while a caller whose
+// correct secret is cached never meets the throttle at all.
 type SecretVerifier struct {
-	hasher *password.Hasher
-	ttl    time.Duration
-	max    int
+	hasher   *password.Hasher
+	throttle *throttle.ClientAuth
+	ttl      time.Duration
+	max      int
 
-	mu      sync.Mutex
-	entries map[[32]byte]verdict
-}
-
-type verdict struct {
-	ok      bool
-	expires time.Time
+	mu sync.Mutex
+	// Correct and wrong outcomes are kept apart, each with its bound: only someone who
+	// knows a secret can add a correct one, so wrong guesses can never push a gateway's
+	// verdict out and make it pay argon2id (and the throttle) again.
+	right, wrong map[[32]byte]time.Time
 }
 
 // ErrSecretMismatch is returned by Compare when the secret is wrong.
 var ErrSecretMismatch = errors.New("client secret does not match")
 
-// NewSecretVerifier caches up to max outcomes for ttl each.
-func NewSecretVerifier(h *password.Hasher, ttl time.Duration, max int) *SecretVerifier {
-	return &SecretVerifier{hasher: h, ttl: ttl, max: max, entries: make(map[[32]byte]verdict)}
+// NewSecretVerifier caches up to max outcomes of each kind for ttl each, and throttles
+// failures through g.
+func NewSecretVerifier(h *password.Hasher, g *throttle.ClientAuth, ttl time.Duration, max int) (*SecretVerifier, error) {
+	if err := access.CheckDeps("oauth.NewSecretVerifier", map[string]bool{"Hasher": h == nil, "Throttle": g == nil}); err != nil {
+		return nil, err
+	}
+	return &SecretVerifier{hasher: h, throttle: g, ttl: ttl, max: max,
+		right: make(map[[32]byte]time.Time), wrong: make(map[[32]byte]time.Time)}, nil
 }
 
 func cacheKey(hash, secret []byte) [32]byte {
@@ -48,55 +61,92 @@ func cacheKey(hash, secret []byte) [32]byte {
 	return k
 }
 
-// Compare implements fosite.Hasher: nil when secret matches hash.
+// Compare implements fosite.Hasher: nil when secret matches hash; a
+// *throttle.RefusedError when the check was refused without hashing.
+//
+// fosite may call it more than once for one request (a client's current secret, then
+// the one a rotation replaced): the request reserves once, on its first check that is
+// not a cached correct secret, and any check of it that succeeds gives the reservation
+// back, so a client still using its previous secret during the overlap is never
+// counted as failing.
 func (v *SecretVerifier) Compare(ctx context.Context, hash, secret []byte) error {
 	if len(hash) == 0 {
 		return ErrSecretMismatch // public client or no secret: nothing can match
 	}
+	att := attemptFrom(ctx)
+	att.checked()
 	k := cacheKey(hash, secret)
 	now := time.Now()
 	v.mu.Lock()
-	e, hit := v.entries[k]
+	rightUntil, right := v.right[k]
+	wrongUntil, wrong := v.wrong[k]
 	v.mu.Unlock()
-	if hit && now.Before(e.expires) {
-		return result(e.ok)
+	if right && now.Before(rightUntil) {
+		att.succeeded(ctx)
+		return nil
 	}
-	err := v.hasher.Verify(ctx, string(secret), string(hash))
+	res, err := v.reserve(ctx, att, hash)
+	if err != nil {
+		return att.undecidedBy(err)
+	}
+	if wrong && now.Before(wrongUntil) {
+		// A wrong secret repeated costs no hashing, but counts like any failure: the
+		// throttle must answer the same whether an id is a client's or nobody's.
+		return ErrSecretMismatch
+	}
+	err = v.hasher.Verify(ctx, string(secret), string(hash))
 	if errors.Is(err, password.ErrBusy) || ctx.Err() != nil {
-		return err // nothing was checked: not a verdict, never cached (the caller answers 503)
+		res.Cancel(context.WithoutCancel(ctx))
+		return att.undecidedBy(err) // nothing was checked: not a verdict, never cached (the caller answers 503)
 	}
 	if err != nil && !errors.Is(err, password.ErrMismatch) {
 		return ErrSecretMismatch // a malformed stored hash never authenticates
 	}
-	// Wrong secrets are cached too: otherwise each guess would cost us a full argon2id
-	// run, an easy way to burn the CPU of every node.
-	v.store(k, verdict{ok: err == nil, expires: now.Add(v.ttl)}, now)
-	return result(err == nil)
-}
-
-func result(ok bool) error {
-	if ok {
+	if err == nil {
+		if att != nil {
+			att.succeeded(ctx)
+		} else {
+			_ = res.Succeeded(ctx) // a store failure is the fallback's to report
+		}
+		v.store(v.right, k, now)
 		return nil
 	}
+	// Wrong secrets are cached too: a client retrying with an old secret costs one
+	// argon2id run, not one per retry.
+	v.store(v.wrong, k, now)
 	return ErrSecretMismatch
 }
 
-func (v *SecretVerifier) store(k [32]byte, e verdict, now time.Time) {
+// reserve returns the request's reservation, taking it on the first call. Without a
+// request (att nil) each check reserves on its own, for the client its stored hash
+// stands for.
+func (v *SecretVerifier) reserve(ctx context.Context, att *authAttempt, hash []byte) (*throttle.Reservation, error) {
+	if att == nil {
+		sum := sha256.Sum256(hash)
+		return v.throttle.Reserve(ctx, "hash:"+hex.EncodeToString(sum[:16]), "")
+	}
+	att.mu.Lock()
+	defer att.mu.Unlock()
+	if p := att.undecided.Load(); p != nil {
+		return nil, *p // refused or busy already: the request is answered as such
+	}
+	if att.res == nil {
+		res, err := v.throttle.Reserve(ctx, att.client, att.ip)
+		if err != nil {
+			return nil, err
+		}
+		att.res = res
+	}
+	return att.res, nil
+}
+
+func (v *SecretVerifier) store(m map[[32]byte]time.Time, k [32]byte, now time.Time) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if len(v.entries) >= v.max {
-		// Drop expired outcomes first; if the cache is still full, start afresh. A cold
-		// cache costs latency, never correctness.
-		for key, old := range v.entries {
-			if !now.Before(old.expires) {
-				delete(v.entries, key)
-			}
-		}
-		if len(v.entries) >= v.max {
-			clear(v.entries)
-		}
-	}
-	v.entries[k] = e
+	// Full: expired outcomes go first, then a few at random, never the whole map. A
+	// cold entry costs one argon2id run, never correctness.
+	access.MakeRoom(m, v.max, func(until time.Time) bool { return !now.Before(until) })
+	m[k] = now.Add(v.ttl)
 }
 
 // Hash implements fosite.Hasher.

@@ -8,16 +8,32 @@ import (
 	"time"
 
 	"github.com/weft-fabric/weft/access/oauth"
+	"github.com/weft-fabric/weft/access/throttle"
 
 	"github.com/weft-fabric/weft/identity/password"
 )
+
+// newVerifier is a verifier whose throttle never gets in the way.
+func newVerifier(t testing.TB, h *password.Hasher, ttl time.Duration, max int) *oauth.SecretVerifier {
+	t.Helper()
+	g, err := throttle.NewClientAuth(throttle.NewLocal(), throttle.ClientAuthLimits{
+		PerClient: throttle.PerMinute(1 << 20), PerIP: throttle.PerMinute(1 << 20), KnownFor: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := oauth.NewSecretVerifier(h, g, ttl, max)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
 
 func TestSecretVerifier(t *testing.T) {
 	h, err := password.NewHasher(password.Params{MemoryKiB: password.MinMemoryKiB, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := oauth.NewSecretVerifier(h, time.Minute, 3)
+	v := newVerifier(t, h, time.Minute, 3)
 	ctx := context.Background()
 	hash, err := v.Hash(ctx, []byte("demo-web-secret"))
 	if err != nil {
@@ -55,7 +71,7 @@ func TestSecretVerifier(t *testing.T) {
 
 func TestSecretVerifier_Expiry(t *testing.T) {
 	h, _ := password.NewHasher(password.Params{MemoryKiB: password.MinMemoryKiB, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})
-	v := oauth.NewSecretVerifier(h, time.Nanosecond, 10)
+	v := newVerifier(t, h, time.Nanosecond, 10)
 	hash, _ := v.Hash(context.Background(), []byte("s3cret-s3cret"))
 	for i := 0; i < 3; i++ {
 		if err := v.Compare(context.Background(), hash, []byte("s3cret-s3cret")); err != nil {
@@ -68,7 +84,7 @@ func TestSecretVerifier_Expiry(t *testing.T) {
 // (introspection caller, token endpoint), against BenchmarkSecretVerifier_Uncached.
 func BenchmarkSecretVerifier_Cached(b *testing.B) {
 	h, _ := password.NewHasher(password.DefaultParams)
-	v := oauth.NewSecretVerifier(h, time.Hour, 1000)
+	v := newVerifier(b, h, time.Hour, 1000)
 	ctx := context.Background()
 	hash, _ := v.Hash(ctx, []byte("demo-gateway-secret"))
 	_ = v.Compare(ctx, hash, []byte("demo-gateway-secret"))
@@ -82,7 +98,7 @@ func BenchmarkSecretVerifier_Cached(b *testing.B) {
 
 func BenchmarkSecretVerifier_Uncached(b *testing.B) {
 	h, _ := password.NewHasher(password.DefaultParams)
-	v := oauth.NewSecretVerifier(h, 0, 1000)
+	v := newVerifier(b, h, 0, 1000)
 	ctx := context.Background()
 	hash, _ := v.Hash(ctx, []byte("demo-gateway-secret"))
 	for b.Loop() {

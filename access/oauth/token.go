@@ -29,14 +29,16 @@ func (h *Handler) token(c echo.Context) error {
 		return nil
 	}
 	session := access.NewSession("", "", "")
-	ar, err := h.Provider.NewAccessRequest(ctx, c.Request(), session)
+	actx, att := withAttempt(c)
+	ar, err := h.Provider.NewAccessRequest(actx, c.Request(), session)
+	err = att.explain(err)
 	var rfc *fosite.RFC6749Error
 	if err != nil && !errors.As(err, &rfc) && c.Request().PostForm.Get("client_assertion") != "" {
 		// fosite passes some assertion validation failures (an expired one) through
 		// unwrapped, which would answer 500; they are failed client authentication.
 		err = fosite.ErrInvalidClient.WithHint("The client assertion could not be verified: it is expired, not yet valid or malformed.").WithWrap(err)
 	}
-	if busy(c, err) {
+	if busy(c, err) || h.throttled(c, att, err) {
 		return nil
 	}
 	if err != nil {

@@ -61,6 +61,14 @@ type Config struct {
 	OutboundAllow          string // comma-separated IPs, CIDR prefixes, host names; see outboundPolicy
 	OutboundAllowLoopback  bool
 	SSFReasonReceivers     string // comma-separated client ids
+	// Throttling of failures (issue 9 H2, M4, L3): see access/throttle.
+	ClientAuthFailuresPerIP     int
+	ClientAuthFailuresPerClient int
+	LoginFailuresPerIP          int
+	LoginFailuresPerAccountIP   int
+	LoginFailuresPerAccount     int
+	LoginMaxDelay               time.Duration
+	LoginMaxInFlightPerIP       int
 }
 
 // setting describes one configuration value. The table below is the single source of
@@ -134,6 +142,20 @@ var settings = []setting{
 		"Let SSF push endpoints and back-channel logout URIs use loopback addresses (and http to them) although the issuer is not on loopback; with an issuer on loopback they always may"},
 	{"ssf_reason_receivers", "WEFT_SSF_REASON_RECEIVERS", "ssf-reason-receivers", "",
 		"SSF receivers (comma-separated client ids) trusted with the free-text reasons of changes (CAEP reason_admin, such as a SOAR's incident note); every other receiver gets events without them"},
+	{"client_auth_failures_per_ip", "WEFT_CLIENT_AUTH_FAILURES_PER_IP", "client-auth-failures-per-ip", "20",
+		"Failed client authentications (wrong secret, unknown client id) allowed per minute, and at once, from one address (IPv6: one /64) for all clients; past it the token, introspection and revocation endpoints answer 429 with Retry-After without hashing; counted on Redis across nodes when configured; 1 to 100000"},
+	{"client_auth_failures_per_client", "WEFT_CLIENT_AUTH_FAILURES_PER_CLIENT", "client-auth-failures-per-client", "60",
+		"Failed client authentications allowed per minute, and at once, for one client id from all addresses; a caller whose correct secret is cached, or that authenticated from its address before, is not held back by others' failures; 1 to 100000"},
+	{"login_failures_per_ip", "WEFT_LOGIN_FAILURES_PER_IP", "login-failures-per-ip", "20",
+		"Failed logins allowed per minute, and at once, from one address (IPv6: one /64) for all accounts; past it the login page answers 429; 1 to 100000"},
+	{"login_failures_per_account_ip", "WEFT_LOGIN_FAILURES_PER_ACCOUNT_IP", "login-failures-per-account-ip", "5",
+		"Failed logins allowed per minute, and at once, for one account (its normalised username) from one address; past it 429; 1 to 100000"},
+	{"login_failures_per_account", "WEFT_LOGIN_FAILURES_PER_ACCOUNT", "login-failures-per-account", "10",
+		"Failed logins per minute, and at once, for one account from all addresses before each further attempt is delayed (doubling from 100ms up to login_max_delay), never refused, so nobody can lock an account out; a browser that signed in to the account before is not delayed; 1 to 100000"},
+	{"login_max_delay", "WEFT_LOGIN_MAX_DELAY", "login-max-delay", "5s",
+		"Longest delay before a password is checked for an account under attack; 0 to 30s"},
+	{"login_max_in_flight_per_ip", "WEFT_LOGIN_MAX_IN_FLIGHT_PER_IP", "login-max-in-flight-per-ip", "4",
+		"Logins one address may have in progress at once on a node; more answer 429 at once; 1 to 1000"},
 }
 
 // ref returns a pointer to the field that holds key, so that parsing, printing and
@@ -200,6 +222,20 @@ func (c *Config) ref(key string) any {
 		return &c.OutboundAllowLoopback
 	case "ssf_reason_receivers":
 		return &c.SSFReasonReceivers
+	case "client_auth_failures_per_ip":
+		return &c.ClientAuthFailuresPerIP
+	case "client_auth_failures_per_client":
+		return &c.ClientAuthFailuresPerClient
+	case "login_failures_per_ip":
+		return &c.LoginFailuresPerIP
+	case "login_failures_per_account_ip":
+		return &c.LoginFailuresPerAccountIP
+	case "login_failures_per_account":
+		return &c.LoginFailuresPerAccount
+	case "login_max_delay":
+		return &c.LoginMaxDelay
+	case "login_max_in_flight_per_ip":
+		return &c.LoginMaxInFlightPerIP
 	}
 	panic("config: no field for setting " + strconv.Quote(key)) // TestSettings_Table keeps this unreachable
 }
@@ -640,6 +676,26 @@ func (c Config) Validate() error {
 		if _, err := keys.ParseKEK(c.KeyEncryptionKey); err != nil {
 			bad("key_encryption_key", "must be base64 of exactly 32 bytes (openssl rand -base64 32)")
 		}
+	}
+	for _, n := range []struct {
+		key      string
+		v        int
+		min, max int
+	}{
+		{"client_auth_failures_per_ip", c.ClientAuthFailuresPerIP, 1, 100000},
+		{"client_auth_failures_per_client", c.ClientAuthFailuresPerClient, 1, 100000},
+		{"login_failures_per_ip", c.LoginFailuresPerIP, 1, 100000},
+		{"login_failures_per_account_ip", c.LoginFailuresPerAccountIP, 1, 100000},
+		{"login_failures_per_account", c.LoginFailuresPerAccount, 1, 100000},
+		{"login_max_in_flight_per_ip", c.LoginMaxInFlightPerIP, 1, 1000},
+	} {
+		if n.v < n.min || n.v > n.max {
+			bad(n.key, fmt.Sprintf("must be from %d to %d", n.min, n.max))
+		}
+	}
+	// Past half a minute a delayed login nears the server's write timeout.
+	if c.LoginMaxDelay < 0 || c.LoginMaxDelay > 30*time.Second {
+		bad("login_max_delay", "must be from 0s to 30s")
 	}
 	for _, d := range []struct {
 		key      string

@@ -46,6 +46,14 @@ var wantDefaults = Config{
 	LoginSessionTTL:        12 * time.Hour,
 	SigningKeysRefresh:     30 * time.Second,
 	RedisPrefix:            "weft:",
+
+	ClientAuthFailuresPerIP:     20,
+	ClientAuthFailuresPerClient: 60,
+	LoginFailuresPerIP:          20,
+	LoginFailuresPerAccountIP:   5,
+	LoginFailuresPerAccount:     10,
+	LoginMaxDelay:               5 * time.Second,
+	LoginMaxInFlightPerIP:       4,
 }
 
 // newFlags returns a flag set with the config flags, parsed from args.
@@ -307,6 +315,11 @@ func TestLoadConfig_Invalid(t *testing.T) {
 		{"WEFT_DB_MAX_OPEN_CONNS=lots", `invalid WEFT_DB_MAX_OPEN_CONNS (db_max_open_conns) "lots": must be an integer`},
 		{"WEFT_DB_MAX_OPEN_CONNS=0", "must be from 1 to 1000"},
 		{"WEFT_DB_MAX_OPEN_CONNS=1001", "must be from 1 to 1000"},
+		{"WEFT_CLIENT_AUTH_FAILURES_PER_IP=0", "must be from 1 to 100000"},
+		{"WEFT_CLIENT_AUTH_FAILURES_PER_CLIENT=100001", "must be from 1 to 100000"},
+		{"WEFT_LOGIN_FAILURES_PER_ACCOUNT=-1", "must be from 1 to 100000"},
+		{"WEFT_LOGIN_MAX_DELAY=31s", "must be from 0s to 30s"},
+		{"WEFT_LOGIN_MAX_IN_FLIGHT_PER_IP=0", "must be from 1 to 1000"},
 		{"WEFT_DB_MAX_IDLE_CONNS=-1", "must be from 0 to 1000"},
 		{"WEFT_DB_MAX_IDLE_CONNS=1001", "must be from 0 to 1000"},
 		{"WEFT_DB_MAX_IDLE_CONNS=2.5", "must be an integer"},

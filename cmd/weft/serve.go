@@ -16,6 +16,7 @@ import (
 
 	"github.com/weft-fabric/weft/access/httpserver"
 	"github.com/weft-fabric/weft/access/revocation"
+	"github.com/weft-fabric/weft/access/throttle"
 	"github.com/weft-fabric/weft/identity"
 	"github.com/weft-fabric/weft/identity/password"
 )
@@ -91,6 +92,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Add
 	reg.MustRegister(collectors.NewDBStatsCollector(a.db.SQL(), string(a.db.Dialect())))
 	registerHashingMetrics(reg, a.hasher)
 	registerFabricMetrics(reg, a.fanout)
+	registerThrottleMetrics(reg, a, api.logins)
 	e := httpserver.New(httpserver.Options{
 		Logger:   log,
 		Registry: reg,
@@ -219,6 +221,24 @@ func registerFabricMetrics(reg prometheus.Registerer, f *revocation.Fanout) {
 			Help: "Database reads of a cached token made because this node was not fresh on the revocation bus."},
 			lookups(func(s revocation.CacheStats) uint64 { return s.Stale })),
 	)
+}
+
+// registerThrottleMetrics exposes how many failures the throttles refused, and how
+// often the shared (Redis) store failed and the node counted on its own.
+func registerThrottleMetrics(reg prometheus.Registerer, a *app, logins *throttle.Login) {
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "weft_throttle_refused_total",
+			Help: "Attempts refused (429) by a throttle without being checked.", ConstLabels: prometheus.Labels{"kind": "client_auth"}},
+			func() float64 { return float64(a.clientThrottle.Refused()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "weft_throttle_refused_total",
+			Help: "Attempts refused (429) by a throttle without being checked.", ConstLabels: prometheus.Labels{"kind": "login"}},
+			func() float64 { return float64(logins.Refused()) }),
+	)
+	if a.throttleShared != nil {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "weft_throttle_store_errors_total",
+			Help: "Throttle operations the shared store (Redis) failed, counted on this node instead."},
+			func() float64 { return float64(a.throttleShared.Errors()) }))
+	}
 }
 
 // registerHashingMetrics exposes the bounded argon2id pool: how full it is, how many

@@ -30,6 +30,7 @@ import (
 	accsql "github.com/weft-fabric/weft/access/sqlstore"
 	"github.com/weft-fabric/weft/access/ssf"
 	"github.com/weft-fabric/weft/access/ssf/ssfapi"
+	"github.com/weft-fabric/weft/access/throttle"
 	"github.com/weft-fabric/weft/access/websession"
 	"github.com/weft-fabric/weft/analytics"
 	"github.com/weft-fabric/weft/identity"
@@ -96,6 +97,12 @@ type app struct {
 	ssfSecrets  *keys.SecretBox // server only: admin commands hold no key-encryption key
 	revocations *revocation.Service
 	principals  gate.Principals // behind the node's cache when it has one
+
+	// Throttling of failed client authentications and logins, on Redis (behind a
+	// per-node fallback) when configured, else in process.
+	throttleStore  throttle.Store
+	throttleShared *throttle.Fallback // nil without Redis
+	clientThrottle *throttle.ClientAuth
 }
 
 func newApp(ctx context.Context, cfg Config, log *slog.Logger, r role) (_ *app, err error) {
@@ -139,6 +146,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, r role) (_ *app, 
 		}
 		redis.SetLogger(redisLogger{log})
 		a.rdb = redis.NewClient(opts)
+	}
+	if err := a.buildThrottle(); err != nil {
+		return nil, err
 	}
 	dirStore := sqlstore.NewDirectory(db)
 	a.sessions = identity.NewSessions(sqlstore.NewSessions(db), cfg.LoginSessionTTL)
@@ -200,6 +210,34 @@ func (a *app) Close() error {
 		err = a.rdb.Close()
 	}
 	return errors.Join(err, a.db.Close())
+}
+
+// buildThrottle chooses where failures are counted: on Redis when it is configured, so
+// a limit holds for the cluster (an attacker spreading guesses over nodes gains
+// nothing), else in process. A Redis outage falls back to counting on this node, logged
+// and in weft_throttle_store_errors_total: neither everyone refused nor no limit at all
+// (see throttle.Fallback).
+func (a *app) buildThrottle() error {
+	cfg := a.cfg
+	a.throttleStore = throttle.NewLocal()
+	if a.rdb != nil {
+		a.throttleShared = throttle.NewFallback(redisstore.NewThrottle(a.rdb, cfg.RedisPrefix), a.throttleStore, a.log)
+		a.throttleStore = a.throttleShared
+	}
+	var err error
+	a.clientThrottle, err = throttle.NewClientAuth(a.throttleStore, throttle.ClientAuthLimits{
+		PerClient: throttle.PerMinute(cfg.ClientAuthFailuresPerClient), PerIP: throttle.PerMinute(cfg.ClientAuthFailuresPerIP),
+		KnownFor: throttle.DefaultClientAuthLimits.KnownFor})
+	return err
+}
+
+// loginThrottle is the login form's throttle over the app's store.
+func (a *app) loginThrottle() (*throttle.Login, error) {
+	cfg := a.cfg
+	return throttle.NewLogin(a.throttleStore, throttle.LoginLimits{
+		PerIP: throttle.PerMinute(cfg.LoginFailuresPerIP), PerAccountIP: throttle.PerMinute(cfg.LoginFailuresPerAccountIP),
+		PerAccount: throttle.PerMinute(cfg.LoginFailuresPerAccount), MaxDelay: cfg.LoginMaxDelay,
+		DeviceKnownFor: throttle.DefaultLoginLimits.DeviceKnownFor})
 }
 
 // buildFanout wires this process's part in the revocation fabric.
@@ -271,11 +309,15 @@ func (a *app) buildProvider(ctx context.Context, kek []byte) error {
 	if a.ssfSecrets, err = keys.NewSecretBox(kek, "ssf authorization header"); err != nil {
 		return err
 	}
+	verifier, err := oauth.NewSecretVerifier(a.hasher, a.clientThrottle, 5*time.Minute, 10000)
+	if err != nil {
+		return err
+	}
 	a.provider, err = oauth.NewProvider(oauth.Config{
 		Issuer: cfg.Issuer, AccessTokenTTL: cfg.AccessTokenTTL, RefreshTokenTTL: cfg.RefreshTokenTTL,
 		IDTokenTTL: cfg.IDTokenTTL, HMACSecret: secret,
 	}, a.storage, oauth.Signers{ES256: km.FositeSigner(keys.ES256), RS256: km.FositeSigner(keys.RS256)},
-		oauth.NewSecretVerifier(a.hasher, 5*time.Minute, 10000), a.clientCache)
+		verifier, a.clientCache)
 	return err
 }
 
@@ -287,6 +329,7 @@ type surfaces struct {
 	revocations *revocationapi.Handler
 	ssf         *ssfapi.Handler
 	outbox      *outbox.Worker
+	logins      *throttle.Login
 }
 
 // newHTTP builds the server's endpoints over a (built with roleServer).
@@ -300,12 +343,20 @@ func newHTTP(a *app) (*surfaces, error) {
 	cookies := websession.Cookies{Secure: u.Scheme == "https"}
 	browser := websession.NewBrowser(cookies, a.sessions, a.directory)
 	consents := accsql.NewConsents(a.db)
+	logins, err := a.loginThrottle()
+	if err != nil {
+		return nil, err
+	}
+	limiter, err := ui.NewLimiter(logins, a.cfg.LoginMaxInFlightPerIP)
+	if err != nil {
+		return nil, err
+	}
 	pages := &ui.Pages{Directory: a.directory, Sessions: a.sessions, Browser: browser, Clients: a.clientCache, Consents: consents,
-		Cookies: cookies, Limiter: ui.NewLimiter(10, 10), Logger: a.log}
+		Cookies: cookies, Limiter: limiter, Logger: a.log}
 	h, err := oauth.NewHandler(oauth.Handler{Provider: a.provider, Gate: g, Clients: a.clientCache, Keys: a.keys, Logger: a.log,
 		Directory: a.directory, Sessions: a.sessions, Consents: consents, Cookies: cookies, Browser: browser,
 		Revoker: a.storage.(access.SessionRevoker), ConfirmLogout: pages.ConfirmLogout, SignedOut: pages.SignedOut, Audit: a.audit,
-		Outbox: a.outbox, Participants: a.tokens})
+		Outbox: a.outbox, Participants: a.tokens, ClientThrottle: a.clientThrottle})
 	if err != nil {
 		return nil, err
 	}
@@ -330,6 +381,7 @@ func newHTTP(a *app) (*surfaces, error) {
 			Machines: a.directory, Admins: a.directory},
 		ssf:    &ssfapi.Handler{Transmitter: a.transmitter, Gate: g, Admins: a.directory},
 		outbox: worker,
+		logins: logins,
 	}, nil
 }
 

@@ -27,7 +27,11 @@ func main() {
 	scope := flag.String("scope", "api.read", "scope to ask for")
 	n := flag.Int("n", 200, "concurrent wrong-secret callers")
 	d := flag.Duration("d", 10*time.Second, "how long the burst lasts")
+	spread := flag.Int("spread", 1, "loopback source addresses the wrong-secret callers use (127.0.1.1 on); 1 sends all from the default one")
 	flag.Parse()
+	if *spread < 1 || *spread > 250 {
+		log.Fatal("flood: -spread must be from 1 to 250")
+	}
 	u, err := url.Parse(*target)
 	if err != nil || u.Hostname() == "" {
 		log.Fatal("flood: -url must be an http URL on loopback")
@@ -37,7 +41,18 @@ func main() {
 	}
 	form := url.Values{"grant_type": {"client_credentials"}, "scope": {*scope}}.Encode()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *n + 1}, Timeout: 30 * time.Second}
-	post := func(sec string) (int, time.Duration) {
+	// The wrong-secret callers, each from one of the source addresses (a spread-out
+	// attacker meets the per-client limit, not only the per-address one).
+	flooders := []*http.Client{client}
+	if *spread > 1 {
+		flooders = nil
+		for i := 1; i <= *spread; i++ {
+			dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 1, byte(i))}}
+			flooders = append(flooders, &http.Client{Timeout: 30 * time.Second,
+				Transport: &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: *n/(*spread) + 1}})
+		}
+	}
+	postWith := func(client *http.Client, sec string) (int, time.Duration) {
 		req, _ := http.NewRequest(http.MethodPost, *target, strings.NewReader(form))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.SetBasicAuth(*id, sec)
@@ -50,6 +65,7 @@ func main() {
 		resp.Body.Close()
 		return resp.StatusCode, time.Since(start)
 	}
+	post := func(sec string) (int, time.Duration) { return postWith(client, sec) }
 	if code, _ := post(*secret); code != http.StatusOK { // warm: the correct secret is now cached
 		log.Fatalf("flood: the correct secret got %d", code)
 	}
@@ -64,7 +80,7 @@ func main() {
 		go func(i int) {
 			defer wg.Done()
 			for k := 0; time.Now().Before(stop); k++ {
-				code, _ := post(fmt.Sprintf("wrong-%d-%d", i, k))
+				code, _ := postWith(flooders[i%len(flooders)], fmt.Sprintf("wrong-%d-%d", i, k))
 				mu.Lock()
 				codes[code]++
 				mu.Unlock()

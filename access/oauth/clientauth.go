@@ -105,13 +105,21 @@ func (h *Handler) throttled(c echo.Context, a *authAttempt, err error) bool {
 			return false
 		}
 	}
-	h.Logger.InfoContext(c.Request().Context(), "client authentication throttled", "ip", a.ip)
+	ctx := c.Request().Context()
+	if n := throttledLogged.Add(1); n == 1 || n%1000 == 0 {
+		// A flood is thousands a second: one line for the first and every thousandth.
+		h.Logger.InfoContext(ctx, "client authentication throttled", "ip", a.ip, "throttled_since_start", n)
+	}
+	h.ClientThrottle.HoldRefusal(ctx, re)
 	c.Response().Header().Set("Retry-After", strconv.Itoa(re.RetryAfterSeconds()))
 	c.Response().Header().Set("Cache-Control", "no-store")
 	_ = c.JSON(http.StatusTooManyRequests, map[string]string{"error": "temporarily_unavailable",
 		"error_description": "Too many failed client authentications. Retry later."})
 	return true
 }
+
+// throttledLogged counts throttled answers, to log a flood in samples.
+var throttledLogged atomic.Int64
 
 // clientAuthFailed recognises fosite's answer to a failed client authentication:
 // invalid_client at the token and revocation endpoints, request_unauthorized at

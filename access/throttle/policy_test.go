@@ -141,3 +141,41 @@ func TestLogin(t *testing.T) {
 		t.Fatal("a device known for alice skips bob's delay")
 	}
 }
+
+// TestClientAuth_HoldRefusal: a refused answer waits Hold (never beyond its retry-after,
+// never beyond the request's end), so a flood tool's closed loop is slowed down instead
+// of answered as fast as it can ask.
+func TestClientAuth_HoldRefusal(t *testing.T) {
+	// Upper bounds are generous (a loaded machine), lower bounds are what is asserted.
+	for _, tc := range []struct {
+		name           string
+		hold           time.Duration
+		retryAfter     time.Duration
+		cancelAfter    time.Duration // 0: not cancelled
+		atLeast, below time.Duration
+	}{
+		{"held for Hold", 80 * time.Millisecond, time.Minute, 0, 80 * time.Millisecond, 4 * time.Second},
+		{"never beyond the retry-after", 10 * time.Second, 10 * time.Millisecond, 0, 10 * time.Millisecond, 4 * time.Second},
+		{"released when the request ends", 10 * time.Second, time.Minute, 5 * time.Millisecond, 5 * time.Millisecond, 4 * time.Second},
+		{"no hold configured", 0, time.Minute, 0, 0, 4 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, err := throttle.NewClientAuth(throttle.NewLocal(), throttle.ClientAuthLimits{PerClient: hourly(5), PerIP: hourly(3),
+				KnownFor: time.Hour, Hold: tc.hold})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			if tc.cancelAfter > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tc.cancelAfter)
+				defer cancel()
+			}
+			began := time.Now()
+			g.HoldRefusal(ctx, &throttle.RefusedError{RetryAfter: tc.retryAfter})
+			if took := time.Since(began); took < tc.atLeast || took >= tc.below {
+				t.Fatalf("held %v, want at least %v and less than %v", took, tc.atLeast, tc.below)
+			}
+		})
+	}
+}

@@ -64,6 +64,7 @@ type Config struct {
 	// Throttling of failures (issue 9 H2, M4, L3): see access/throttle.
 	ClientAuthFailuresPerIP     int
 	ClientAuthFailuresPerClient int
+	ClientAuthRefusalHold       time.Duration
 	LoginFailuresPerIP          int
 	LoginFailuresPerAccountIP   int
 	LoginFailuresPerAccount     int
@@ -146,6 +147,8 @@ var settings = []setting{
 		"Failed client authentications (wrong secret, unknown client id) allowed per minute, and at once, from one address (IPv6: one /64) for all clients; past it the token, introspection and revocation endpoints answer 429 with Retry-After without hashing; counted on Redis across nodes when configured; 1 to 100000"},
 	{"client_auth_failures_per_client", "WEFT_CLIENT_AUTH_FAILURES_PER_CLIENT", "client-auth-failures-per-client", "60",
 		"Failed client authentications allowed per minute, and at once, for one client id from all addresses; a caller whose correct secret is cached, or that authenticated from its address before, is not held back by others' failures; 1 to 100000"},
+	{"client_auth_refusal_hold", "WEFT_CLIENT_AUTH_REFUSAL_HOLD", "client-auth-refusal-hold", "1s",
+		"How long a throttled client authentication waits before its 429 is sent (at most its Retry-After), so a flood that retries at once is slowed instead of answered as fast as it asks; at most 1024 wait at once; 0s to 10s"},
 	{"login_failures_per_ip", "WEFT_LOGIN_FAILURES_PER_IP", "login-failures-per-ip", "20",
 		"Failed logins allowed per minute, and at once, from one address (IPv6: one /64) for all accounts; past it the login page answers 429; 1 to 100000"},
 	{"login_failures_per_account_ip", "WEFT_LOGIN_FAILURES_PER_ACCOUNT_IP", "login-failures-per-account-ip", "5",
@@ -226,6 +229,8 @@ func (c *Config) ref(key string) any {
 		return &c.ClientAuthFailuresPerIP
 	case "client_auth_failures_per_client":
 		return &c.ClientAuthFailuresPerClient
+	case "client_auth_refusal_hold":
+		return &c.ClientAuthRefusalHold
 	case "login_failures_per_ip":
 		return &c.LoginFailuresPerIP
 	case "login_failures_per_account_ip":
@@ -692,6 +697,9 @@ func (c Config) Validate() error {
 		if n.v < n.min || n.v > n.max {
 			bad(n.key, fmt.Sprintf("must be from %d to %d", n.min, n.max))
 		}
+	}
+	if c.ClientAuthRefusalHold < 0 || c.ClientAuthRefusalHold > 10*time.Second {
+		bad("client_auth_refusal_hold", "must be from 0s to 10s")
 	}
 	// Past half a minute a delayed login nears the server's write timeout.
 	if c.LoginMaxDelay < 0 || c.LoginMaxDelay > 30*time.Second {

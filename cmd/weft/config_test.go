@@ -49,6 +49,7 @@ var wantDefaults = Config{
 
 	ClientAuthFailuresPerIP:     20,
 	ClientAuthFailuresPerClient: 60,
+	ClientAuthRefusalHold:       time.Second,
 	LoginFailuresPerIP:          20,
 	LoginFailuresPerAccountIP:   5,
 	LoginFailuresPerAccount:     10,
@@ -319,6 +320,8 @@ func TestLoadConfig_Invalid(t *testing.T) {
 		{"WEFT_CLIENT_AUTH_FAILURES_PER_CLIENT=100001", "must be from 1 to 100000"},
 		{"WEFT_LOGIN_FAILURES_PER_ACCOUNT=-1", "must be from 1 to 100000"},
 		{"WEFT_LOGIN_MAX_DELAY=31s", "must be from 0s to 30s"},
+		{"WEFT_CLIENT_AUTH_REFUSAL_HOLD=11s", "must be from 0s to 10s"},
+		{"WEFT_CLIENT_AUTH_REFUSAL_HOLD=-1s", "must be from 0s to 10s"},
 		{"WEFT_LOGIN_MAX_IN_FLIGHT_PER_IP=0", "must be from 1 to 1000"},
 		{"WEFT_DB_MAX_IDLE_CONNS=-1", "must be from 0 to 1000"},
 		{"WEFT_DB_MAX_IDLE_CONNS=1001", "must be from 0 to 1000"},

@@ -28,6 +28,8 @@ func TestThrottle_SharedAcrossNodes(t *testing.T) {
 		"WEFT_KEY_ENCRYPTION_KEY=" + testKEK, "WEFT_ARGON2_MEMORY_KIB=8192", "WEFT_ARGON2_THREADS=1",
 		"WEFT_DATA_DIR=" + filepath.Join(t.TempDir(), "data"), "WEFT_LOG_LEVEL=info",
 		"WEFT_CLIENT_AUTH_FAILURES_PER_IP=5", "WEFT_CLIENT_AUTH_FAILURES_PER_CLIENT=8",
+		// The count is the point here; held refusals would let the bucket refill meanwhile.
+		"WEFT_CLIENT_AUTH_REFUSAL_HOLD=0s",
 	}
 	addr1 := closedPort(t)
 	env = append(env, "WEFT_ISSUER=http://"+addr1)

@@ -227,7 +227,7 @@ func (a *app) buildThrottle() error {
 	var err error
 	a.clientThrottle, err = throttle.NewClientAuth(a.throttleStore, throttle.ClientAuthLimits{
 		PerClient: throttle.PerMinute(cfg.ClientAuthFailuresPerClient), PerIP: throttle.PerMinute(cfg.ClientAuthFailuresPerIP),
-		KnownFor: throttle.DefaultClientAuthLimits.KnownFor})
+		KnownFor: throttle.DefaultClientAuthLimits.KnownFor, Hold: cfg.ClientAuthRefusalHold})
 	return err
 }
 

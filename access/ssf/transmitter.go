@@ -102,12 +102,37 @@ func (t *Transmitter) enqueue(ctx context.Context, s Stream, ev event) error {
 	if err != nil {
 		return err
 	}
-	m := outbox.Message{ID: jti, Kind: KindPush, Target: t.Target(s), Payload: b, RevocationID: ev.revocationID,
+	m := outbox.Message{ID: jti, Kind: KindPush, Target: t.Target(s), TargetKey: TargetKey(s.ClientID), Payload: b, RevocationID: ev.revocationID,
 		NextAttemptAt: now, CreatedAt: now, StreamID: s.ID}
 	if s.Method == MethodPoll {
 		m.Kind, m.Pull = KindPoll, true
 	}
 	return t.Queue.Enqueue(ctx, m)
+}
+
+// TargetKey is the outbox target of a receiver's pushed SETs: the receiver (client),
+// whatever its streams' URLs, so that a receiver that hangs holds up only its own
+// streams however many it creates.
+func TargetKey(clientID string) string { return "ssf:" + clientID }
+
+// GivenUp flags a push stream whose SET the outbox gave up after its attempts ran out
+// (outbox.Config.GivenUp): the stream is disabled with the reason, as SSF 1.0 section
+// 8.1.2 lets a transmitter do, so its undelivered SETs are dropped, no more are
+// queued for it, and the receiver sees why at the status endpoint and can enable it
+// again once it is reachable. Other kinds are left alone.
+func (t *Transmitter) GivenUp(ctx context.Context, m outbox.Message, reason string) error {
+	if m.Kind != KindPush || m.StreamID == "" {
+		return nil
+	}
+	s, err := t.Streams.StreamByID(ctx, m.StreamID)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil || s.Status == StatusDisabled {
+		return err
+	}
+	_, err = t.SetStatus(ctx, s.ClientID, s.ID, StatusDisabled, clean("delivery failed: "+reason, maxReasonLen))
+	return err
 }
 
 // userSubject is the RFC 9493 iss_sub identifier of a user: the sub of their ID tokens.

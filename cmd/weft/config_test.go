@@ -46,6 +46,12 @@ var wantDefaults = Config{
 	LoginSessionTTL:        12 * time.Hour,
 	SigningKeysRefresh:     30 * time.Second,
 	RedisPrefix:            "weft:",
+	OutboxConcurrency:      16,
+	OutboxPerTarget:        2,
+	OutboxTimeout:          5 * time.Second,
+	OutboxPollInterval:     30 * time.Second,
+	OutboxMaxAttempts:      100,
+	OutboxGiveUpAfter:      24 * time.Hour,
 }
 
 // newFlags returns a flag set with the config flags, parsed from args.

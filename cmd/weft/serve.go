@@ -100,7 +100,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Add
 	api.revocations.Register(e)
 	api.ssf.Register(e)
 	workers.Go(func() error { housekeeping(wctx, a, log); return nil })
-	workers.Go(func() error { api.outbox.Run(wctx, time.Second); return nil })
+	workers.Go(func() error { api.outbox.Run(wctx); return nil })
 	err = httpserver.Serve(ctx, e, cfg.Listen, cfg.ShutdownTimeout, func(addr net.Addr) {
 		log.Info("listening", "addr", addr.String(), "issuer", cfg.Issuer)
 		if ready != nil {

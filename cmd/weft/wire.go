@@ -82,6 +82,8 @@ type app struct {
 	fanout      *revocation.Fanout
 	bus         *redisstore.Bus // nil without Redis
 	outbox      *accsql.Outbox
+	queue       wakingQueue    // the outbox as those who queue messages see it
+	wake        *outbox.Signal // wakes this node's outbox worker
 	transmitter *ssf.Transmitter
 	revocations *revocation.Service
 	principals  gate.Principals // behind the node's cache when it has one
@@ -122,6 +124,8 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, r role) (_ *app, 
 	a.clientCache = access.NewClientCache(accsql.NewClients(db), 10*time.Second)
 	a.tokens = fositestore.New(db, a.clientCache, fositestore.Options{})
 	a.outbox = accsql.NewOutbox(db)
+	a.wake = outbox.NewSignal()
+	a.queue = wakingQueue{Outbox: a.outbox, tx: db, wake: a.wake}
 	a.revLog = accsql.NewRevocations(db)
 	a.buildFanout(r, dirStore)
 
@@ -133,11 +137,11 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, r role) (_ *app, 
 		}
 		lookup, sign = a.provider, a.keys.SignJWT
 	}
-	a.transmitter = &ssf.Transmitter{Issuer: cfg.Issuer, Streams: accsql.NewStreams(db), Queue: a.outbox, Tx: db,
+	a.transmitter = &ssf.Transmitter{Issuer: cfg.Issuer, Streams: accsql.NewStreams(db), Queue: a.queue, Tx: db,
 		LongPoll: 10 * time.Second, Sign: sign, Client: relyingPartyClient()}
 	a.revocations, err = revocation.NewService(revocation.Deps{Store: a.revLog, Grants: a.tokens, Lookup: lookup,
 		Sessions: a.sessions, Subjects: dirStore, Clients: a.clientCache, Tx: db, Fanout: a.fanout, Audit: a.audit,
-		Outbox: a.outbox, Participants: a.tokens, Signals: a.transmitter, Logger: log})
+		Outbox: a.queue, Participants: a.tokens, Signals: a.transmitter, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +172,8 @@ func (a *app) buildFanout(r role, subjects gate.Subjects) {
 	if r == roleCLI {
 		node = "cli:" + node
 	}
-	f := &revocation.Fanout{Node: node, Log: a.revLog, Logger: a.log}
+	// A revocation applied here, whichever node made it, may have queued deliveries.
+	f := &revocation.Fanout{Node: node, Log: a.revLog, Logger: a.log, Notify: a.wake.Notify}
 	a.fanout, a.storage, a.principals = f, a.tokens, gate.DirectoryPrincipals{Subjects: subjects}
 	switch {
 	case cfg.DatabaseURL == "":
@@ -258,7 +263,7 @@ func newHTTP(a *app) (*surfaces, error) {
 	h, err := oauth.NewHandler(oauth.Handler{Provider: a.provider, Gate: g, Clients: a.clientCache, Keys: a.keys, Logger: a.log,
 		Directory: a.directory, Sessions: a.sessions, Consents: consents, Cookies: cookies, Browser: browser,
 		Revoker: a.storage.(access.SessionRevoker), ConfirmLogout: pages.ConfirmLogout, SignedOut: pages.SignedOut, Audit: a.audit,
-		Outbox: a.outbox, Participants: a.tokens})
+		Outbox: a.queue, Participants: a.tokens})
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +271,9 @@ func newHTTP(a *app) (*surfaces, error) {
 	worker, err := outbox.NewWorker(a.outbox, map[string]outbox.Deliverer{
 		backchannel.Kind: bcl.Deliver,
 		ssf.KindPush:     a.transmitter.DeliverPush,
-	}, a.audit, a.log)
+	}, a.audit, a.log, outbox.Config{Concurrency: a.cfg.OutboxConcurrency, PerTarget: a.cfg.OutboxPerTarget,
+		Timeout: a.cfg.OutboxTimeout, Poll: a.cfg.OutboxPollInterval, MaxAttempts: a.cfg.OutboxMaxAttempts,
+		GiveUpAfter: a.cfg.OutboxGiveUpAfter, Wake: a.wake, GivenUp: a.transmitter.GivenUp})
 	if err != nil {
 		return nil, err
 	}
@@ -283,6 +290,23 @@ func newHTTP(a *app) (*surfaces, error) {
 		ssf:         &ssfapi.Handler{Transmitter: a.transmitter, Gate: g, Admins: a.directory},
 		outbox:      worker,
 	}, nil
+}
+
+// wakingQueue is the outbox as those who queue messages see it: once the transaction
+// that queued a message commits, this node's worker is woken to deliver it at once
+// (other nodes hear of revocations through the fan-out; polling is the fallback).
+type wakingQueue struct {
+	*accsql.Outbox
+	tx   identity.Transactor
+	wake *outbox.Signal
+}
+
+func (q wakingQueue) Enqueue(ctx context.Context, m outbox.Message) error {
+	if err := q.Outbox.Enqueue(ctx, m); err != nil {
+		return err
+	}
+	q.tx.AfterCommit(ctx, func(context.Context) { q.wake.Notify() })
+	return nil
 }
 
 // relyingPartyClient posts logout tokens and security events: 10 s and no redirects (an

@@ -306,7 +306,7 @@ func testNextDue(t *testing.T, s Stores) {
 	}
 	o.pushTo(b, past.Add(time.Minute).In(elsewhere))
 	o.pushTo(a, past.Add(time.Hour))
-	next(past.Add(-time.Hour+time.Minute))
+	next(past.Add(-time.Hour + time.Minute))
 	// Skipping a target leaves out its messages only.
 	next(past.Add(time.Minute), a)
 	next(past.Add(time.Minute), a, "bcl:unknown")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -30,6 +31,17 @@ type Transmitter struct {
 	// redirects: a receiver that redirects is misconfigured).
 	Sign   access.JWTSigner
 	Client *http.Client
+	// VerifyLimit bounds verification requests per stream; nil limits them in
+	// process (a burst of 3, then one every 10 s).
+	VerifyLimit Limiter
+	// Wake, if set, fires when something may have been queued (a commit on this node, a
+	// revocation from another): waiting long polls look again at once rather than on
+	// their next tick.
+	Wake *outbox.Signal
+
+	limitOnce sync.Once
+	mu        sync.Mutex
+	waiting   map[string]int // long polls waiting, per stream
 }
 
 var (

@@ -138,7 +138,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, r role) (_ *app, 
 		lookup, sign = a.provider, a.keys.SignJWT
 	}
 	a.transmitter = &ssf.Transmitter{Issuer: cfg.Issuer, Streams: accsql.NewStreams(db), Queue: a.queue, Tx: db,
-		LongPoll: 10 * time.Second, Sign: sign, Client: relyingPartyClient()}
+		LongPoll: 10 * time.Second, Sign: sign, Client: relyingPartyClient(), Wake: a.wake}
 	a.revocations, err = revocation.NewService(revocation.Deps{Store: a.revLog, Grants: a.tokens, Lookup: lookup,
 		Sessions: a.sessions, Subjects: dirStore, Clients: a.clientCache, Tx: db, Fanout: a.fanout, Audit: a.audit,
 		Outbox: a.queue, Participants: a.tokens, Signals: a.transmitter, Logger: log})

@@ -122,7 +122,9 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 		}
 	}
 	tr := &ssf.Transmitter{Issuer: issuer, Streams: accsql.NewStreams(db), Queue: accsql.NewOutbox(db), Tx: db,
-		LongPoll: longPoll, Sign: fakeSign, Client: &http.Client{Transport: noNetwork{}}}
+		LongPoll: longPoll, Sign: fakeSign, Client: &http.Client{Transport: noNetwork{}},
+		// The tests verify freely; TestSSF_VerifyRateLimit puts the real limit back.
+		VerifyLimit: ssf.NewLocalLimiter(time.Millisecond, 1000)}
 
 	en := &env{t: t, db: db, tr: tr, tokens: gatetest.NewTokens()}
 	en.mint(tokA, rcvA, ssf.Scope)

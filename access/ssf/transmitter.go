@@ -182,7 +182,11 @@ func (t *Transmitter) cause(ctx context.Context, now time.Time) (body map[string
 // SessionRevoked implements revocation.Signals: CAEP session-revoked about the session of
 // user sub (a complex subject: the user and the session).
 func (t *Transmitter) SessionRevoked(ctx context.Context, rev revocation.Record, sid, sub string) error {
-	body := map[string]any{"event_timestamp": t.now().Unix(), "initiating_entity": "policy"}
+	initiator := rev.Initiator
+	if initiator == "" {
+		initiator = identity.InitiatorPolicy
+	}
+	body := map[string]any{"event_timestamp": t.now().Unix(), "initiating_entity": initiator}
 	if rev.Reason != "" {
 		body["reason_admin"] = map[string]string{"en": rev.Reason}
 	}

@@ -39,12 +39,13 @@ func newOIDCEnv(t *testing.T, b sqltest.Backend) *oidcEnv {
 }
 
 // newOIDCEnvWith also applies extra, a fabric document, after the example.
-func newOIDCEnvWith(t *testing.T, b sqltest.Backend, extra string) *oidcEnv {
+func newOIDCEnvWith(t *testing.T, b sqltest.Backend, extra string, environ ...string) *oidcEnv {
 	t.Helper()
 	e := newCLIEnv(t, b)
 	addr := closedPort(t)
 	issuer := "http://" + addr
 	e.environ = append(e.environ, "WEFT_ISSUER="+issuer, "WEFT_KEY_ENCRYPTION_KEY="+testKEK)
+	e.environ = append(e.environ, environ...)
 	e.ok("", "apply", "-f", exampleFabric)
 	if extra != "" {
 		e.ok(extra, "apply", "-f", "-")

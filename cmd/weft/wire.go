@@ -262,8 +262,7 @@ func newHTTP(a *app) (*surfaces, error) {
 		Cookies: cookies, Limiter: ui.NewLimiter(10, 10), Logger: a.log}
 	h, err := oauth.NewHandler(oauth.Handler{Provider: a.provider, Gate: g, Clients: a.clientCache, Keys: a.keys, Logger: a.log,
 		Directory: a.directory, Sessions: a.sessions, Consents: consents, Cookies: cookies, Browser: browser,
-		Revoker: a.storage.(access.SessionRevoker), ConfirmLogout: pages.ConfirmLogout, SignedOut: pages.SignedOut, Audit: a.audit,
-		Outbox: a.queue, Participants: a.tokens})
+		Logout: a.revocations, ConfirmLogout: pages.ConfirmLogout, SignedOut: pages.SignedOut, Audit: a.audit})
 	if err != nil {
 		return nil, err
 	}

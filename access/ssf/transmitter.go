@@ -34,6 +34,10 @@ type Transmitter struct {
 	// VerifyLimit bounds verification requests per stream; nil limits them in
 	// process (a burst of 3, then one every 10 s).
 	VerifyLimit Limiter
+	// MaxPending caps a stream's undelivered SETs (default DefaultMaxPending): a
+	// receiver that neither takes nor acknowledges its events has its stream disabled
+	// with the reason rather than growing the outbox without end.
+	MaxPending int
 	// Wake, if set, fires when something may have been queued (a commit on this node, a
 	// revocation from another): waiting long polls look again at once rather than on
 	// their next tick.
@@ -98,10 +102,31 @@ func (t *Transmitter) emit(ctx context.Context, ev event) error {
 	return nil
 }
 
-// enqueue queues ev for stream s, unless s is disabled (its events are dropped).
+// DefaultMaxPending is the default cap on a stream's undelivered SETs.
+const DefaultMaxPending = 10000
+
+// enqueue queues ev for stream s, unless s is disabled (its events are dropped). A
+// stream at its cap of undelivered SETs is disabled instead, with the reason: SSF lets
+// a transmitter disable a stream, and the receiver sees why at the status endpoint.
 func (t *Transmitter) enqueue(ctx context.Context, s Stream, ev event) error {
 	if s.Status == StatusDisabled {
 		return nil
+	}
+	limit := t.MaxPending
+	if limit <= 0 {
+		limit = DefaultMaxPending
+	}
+	n, err := t.Queue.Undelivered(ctx, s.ID, limit)
+	if err != nil {
+		return err
+	}
+	if n >= limit {
+		reason := fmt.Sprintf("%d security events were waiting undelivered; enable the stream once it receives again", n)
+		s.Status, s.StatusReason, s.UpdatedAt = StatusDisabled, reason, t.now()
+		if err := t.Streams.UpdateStream(ctx, s); err != nil {
+			return err
+		}
+		return t.Queue.GiveUpStream(ctx, s.ID, t.now(), "stream disabled: "+reason)
 	}
 	now := t.now()
 	jti := uuid.NewString()

@@ -522,6 +522,33 @@ func testGiveUpStream(t *testing.T, s Stores) {
 	}
 }
 
+// testUndelivered: a stream's messages neither delivered nor given up, push and pull,
+// counted up to the limit; other streams' are not.
+func testUndelivered(t *testing.T, s Stores) {
+	ctx := t.Context()
+	o := newOutbox(t, s)
+	s1, s2 := random(t, "stream-"), random(t, "stream-")
+	o.push(s1, base)
+	o.pull(s1, base)
+	o.pull(s1, base.Add(time.Second))
+	acked := o.pull(s1, base)
+	if n, err := s.Outbox.Acknowledge(ctx, s1, []string{acked.ID}, base, ""); err != nil || n != 1 {
+		t.Fatalf("Acknowledge = %d, %v", n, err)
+	}
+	delivered, given := o.push(s1, base), o.push(s1, base)
+	must(t, "MarkDelivered", s.Outbox.MarkDelivered(ctx, delivered.ID, base))
+	must(t, "MarkGivenUp", s.Outbox.MarkGivenUp(ctx, given.ID, 1, base, "400"))
+	o.pull(s2, base)
+	for _, tc := range []struct {
+		stream      string
+		limit, want int
+	}{{s1, 10, 3}, {s1, 3, 3}, {s1, 2, 2}, {s2, 10, 1}, {random(t, "stream-"), 10, 0}} {
+		if n, err := s.Outbox.Undelivered(ctx, tc.stream, tc.limit); err != nil || n != tc.want {
+			t.Errorf("Undelivered(limit %d) = %d, %v; want %d", tc.limit, n, err, tc.want)
+		}
+	}
+}
+
 func testRetarget(t *testing.T, s Stores) {
 	ctx := t.Context()
 	o := newOutbox(t, s)

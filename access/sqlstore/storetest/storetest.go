@@ -92,6 +92,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"Queue/Wake", testWake},
 		{"Queue/GiveUpStream", testGiveUpStream},
 		{"Queue/Retarget", testRetarget},
+		{"Queue/Undelivered", testUndelivered},
 		{"Streams/RoundTrip", testStreamRoundTrip},
 		{"Streams/NotFound", testStreamNotFound},
 		{"Streams/OtherClient", testStreamOtherClient},

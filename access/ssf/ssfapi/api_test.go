@@ -667,3 +667,32 @@ func TestSSF_LongPollBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestSSF_PendingCap: a stream whose receiver leaves its SETs waiting is disabled with
+// the reason once it holds the cap, rather than growing the outbox without end; its
+// waiting SETs are dropped and nothing more is queued until it is enabled again.
+func TestSSF_PendingCap(t *testing.T) {
+	en := newEnv(t, sqltest.SQLite)
+	en.tr.MaxPending = 3
+	s := en.create(t, tokA, pollStream("never polled"))
+	for _, state := range []string{"1", "2", "3", "4", "5"} {
+		ok(t, en.call(http.MethodPost, "/ssf/verify", tokA, `{"stream_id":"`+s.StreamID+`","state":"`+state+`"}`), http.StatusNoContent, nil)
+	}
+	var st struct {
+		Status string `json:"status"`
+		Reason string `json:"reason"`
+	}
+	ok(t, en.call(http.MethodGet, "/ssf/status?stream_id="+s.StreamID, tokA, ""), http.StatusOK, &st)
+	if st.Status != "disabled" || !strings.Contains(st.Reason, "3 security events were waiting undelivered") {
+		t.Fatalf("status = %+v, want disabled with the reason", st)
+	}
+	if p := en.poll(t, tokA, s.StreamID, `{"returnImmediately":true}`); len(p.Sets) != 0 {
+		t.Fatalf("a disabled stream served %d SETs", len(p.Sets))
+	}
+	// Enabled again, it receives again.
+	ok(t, en.call(http.MethodPost, "/ssf/status", tokA, `{"stream_id":"`+s.StreamID+`","status":"enabled"}`), http.StatusOK, nil)
+	ok(t, en.call(http.MethodPost, "/ssf/verify", tokA, `{"stream_id":"`+s.StreamID+`","state":"again"}`), http.StatusNoContent, nil)
+	if p := en.poll(t, tokA, s.StreamID, `{"returnImmediately":true}`); len(p.Sets) != 2 { // stream-updated and the verification
+		t.Fatalf("after enabling, %d SETs, want 2", len(p.Sets))
+	}
+}

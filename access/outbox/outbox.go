@@ -340,7 +340,12 @@ func (o *Worker) settle(ctx context.Context, key string) {
 			hold, until = q, t.until
 			o.held -= len(q)
 			delete(o.queued, key)
-		} else if ctx.Err() == nil {
+		} else if ctx.Err() != nil {
+			// Shutting down: due again at once, for whichever node runs next.
+			hold, until = q, o.now()
+			o.held -= len(q)
+			delete(o.queued, key)
+		} else {
 			o.queued[key] = q[1:]
 			if len(o.queued[key]) == 0 {
 				delete(o.queued, key)

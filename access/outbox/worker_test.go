@@ -316,3 +316,41 @@ func TestWorker_GiveUpAfterAge(t *testing.T) {
 		t.Fatalf("audit = %v, want [given_up]", got)
 	}
 }
+
+// TestWorker_ShutdownReleases: stopping the worker cuts attempts in flight short and
+// hands their messages (and those waiting for a slot) back at once, without counting an
+// attempt, so the next node to run takes them instead of waiting for the lease to lapse.
+func TestWorker_ShutdownReleases(t *testing.T) {
+	e := newEnv(t)
+	hang := hangingListener(t)
+	for range 3 {
+		e.enqueue("ssf:slow", hang)
+	}
+	w := e.worker(outbox.Config{Timeout: time.Minute, Poll: time.Hour}, false)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	time.Sleep(300 * time.Millisecond) // two attempts hang, one message waits for a slot
+	began := time.Now()
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+	if d := time.Since(began); d > 5*time.Second {
+		t.Fatalf("Run took %s to stop", d)
+	}
+	got, err := e.store.Claim(context.Background(), time.Now().UTC(), time.Minute, 10, outbox.ClaimOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("after shutdown %d of 3 messages are due again", len(got))
+	}
+	for _, m := range got {
+		if m.Attempts != 0 {
+			t.Errorf("message %s counts %d attempts after a shutdown", m.ID, m.Attempts)
+		}
+	}
+}

@@ -248,17 +248,24 @@ func sessionOf(jws string) string {
 	return c.SubID.Session.ID
 }
 
+// held keeps the hanging listener's connections open (and reachable) until exit.
+var held = struct {
+	sync.Mutex
+	conns []net.Conn
+}{}
+
 // hangingListener accepts connections and never answers.
 func hangingListener() string {
 	ln := listen()
 	go func() {
-		var held []net.Conn
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			held = append(held, c)
+			held.Lock()
+			held.conns = append(held.conns, c)
+			held.Unlock()
 		}
 	}()
 	return "http://" + ln.Addr().String()

@@ -206,13 +206,11 @@ func backoff(attempts int) time.Duration {
 	return min(d, maxBackoff)
 }
 
-// Run works the outbox until ctx ends: at once when woken (Config.Wake), when a retry
-// falls due, when a slot frees while messages wait, and every Poll otherwise. It
+// Run works the outbox until ctx ends: at once when woken (Config.Wake), when the next
+// message falls due, when a slot frees while messages wait, and every Poll otherwise. It
 // returns once the deliveries in flight have settled.
 func (o *Worker) Run(ctx context.Context) {
 	defer o.wg.Wait()
-	poll := time.NewTicker(o.cfg.Poll)
-	defer poll.Stop()
 	retry := time.NewTimer(o.cfg.Poll)
 	defer retry.Stop()
 	for {
@@ -228,13 +226,15 @@ func (o *Worker) Run(ctx context.Context) {
 		if !next.IsZero() {
 			wait = min(max(next.Sub(o.now()), 10*time.Millisecond), wait)
 		}
+		if err != nil {
+			wait = min(time.Second, wait) // the database is away: try again soon
+		}
 		retry.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return
 		case <-wake:
 		case <-o.kick:
-		case <-poll.C:
 		case <-retry.C:
 		}
 	}

@@ -175,6 +175,33 @@ type Worker struct {
 	targets map[string]*target   // failing targets
 	kick    chan struct{}        // a slot freed or a retry was scheduled: look again
 	wg      sync.WaitGroup
+	stats   Stats
+}
+
+// Stats are the worker's counters since it started, for metrics.
+type Stats struct {
+	InFlight  int    // deliveries running now
+	Delivered uint64 // messages delivered
+	Retried   uint64 // failed attempts that will be retried
+	GivenUp   uint64 // messages given up (refused, or out of attempts)
+}
+
+// Stats returns the worker's counters.
+func (o *Worker) Stats() Stats {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	st := o.stats
+	for _, n := range o.running {
+		st.InFlight += n
+	}
+	return st
+}
+
+// count adds one to a counter.
+func (o *Worker) count(c *uint64) {
+	o.mu.Lock()
+	*c++
+	o.mu.Unlock()
 }
 
 // target is what the worker knows of a failing target.
@@ -392,6 +419,7 @@ func (o *Worker) attempt(ctx context.Context, m Message) {
 	case derr == nil:
 		o.store1(ctx, "delivered", m, func(ctx context.Context) error { return o.store.MarkDelivered(ctx, m.ID, o.now()) })
 		o.audit(ctx, m, m.Attempts+1, "delivered", nil)
+		o.count(&o.stats.Delivered)
 		o.mu.Lock()
 		t := o.targets[key]
 		delete(o.targets, key)
@@ -438,6 +466,7 @@ func (o *Worker) retry(ctx context.Context, m Message, derr error, now time.Time
 			now.Sub(m.CreatedAt).Round(time.Second), derr.Error()), true)
 		return
 	}
+	o.count(&o.stats.Retried)
 	o.store1(ctx, "retry", m, func(ctx context.Context) error {
 		return errors.Join(o.store.MarkFailed(ctx, m.ID, attempts, next, truncate(derr.Error(), 500)),
 			o.store.DeferTarget(ctx, key, next))
@@ -457,6 +486,7 @@ func (o *Worker) giveUp(ctx context.Context, m Message, attempts int, reason str
 		return o.store.MarkGivenUp(ctx, m.ID, attempts, o.now(), truncate(reason, 500))
 	})
 	o.audit(ctx, m, attempts, "given_up", errors.New(reason))
+	o.count(&o.stats.GivenUp)
 	o.logger.WarnContext(ctx, "outbox delivery given up", "kind", m.Kind, "target", redact(m.Target),
 		"attempts", attempts, "error", truncate(reason, 200))
 	if exhausted && o.cfg.GivenUp != nil {

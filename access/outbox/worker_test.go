@@ -291,6 +291,9 @@ func TestWorker_GiveUpAndAuditFinalOutcome(t *testing.T) {
 	if len(flagged) != 1 || !strings.HasPrefix(flagged[0], lost.ID+": gave up after 4 attempts") {
 		t.Fatalf("flagged = %v, want the lost message once", flagged)
 	}
+	if st := w.Stats(); st.Delivered != 1 || st.GivenUp != 1 || st.Retried != 5 || st.InFlight != 0 {
+		t.Errorf("stats = %+v, want 1 delivered, 1 given up, 5 retried (3 + 2), none in flight", st)
+	}
 	// Given up: never claimed again.
 	e.now = e.now.Add(48 * time.Hour)
 	if err := w.RunOnce(ctx); err != nil {

@@ -227,6 +227,11 @@ func TestSSF_GiveUpDisablesStream(t *testing.T) {
 	if strings.Join(outcomes, ",") != "given_up" {
 		t.Errorf("audited outcomes = %v, want one given_up", outcomes)
 	}
+	// Operators see it in the metrics.
+	if code, body := get(t, e.issuer+"/metrics"); code != 200 || !strings.Contains(body, "weft_outbox_given_up_total 1\n") ||
+		!strings.Contains(body, "weft_outbox_retries_total 2\n") {
+		t.Errorf("metrics (%d) lack the outbox's given-up message and its retries", code)
+	}
 }
 
 // TestSSF_RPInitiatedLogout (issue 9 item 3): a user signing out at a relying party

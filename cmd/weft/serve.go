@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/weft-fabric/weft/access/httpserver"
+	"github.com/weft-fabric/weft/access/outbox"
 	"github.com/weft-fabric/weft/identity"
 	"github.com/weft-fabric/weft/identity/password"
 )
@@ -84,6 +85,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Add
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewDBStatsCollector(a.db.SQL(), string(a.db.Dialect())))
 	registerHashingMetrics(reg, a.hasher)
+	registerOutboxMetrics(reg, api.outbox)
 	e := httpserver.New(httpserver.Options{
 		Logger:   log,
 		Registry: reg,
@@ -168,6 +170,25 @@ func housekeeping(ctx context.Context, a *app, log *slog.Logger) {
 			}
 		}
 	}
+}
+
+// registerOutboxMetrics exposes the outbox worker: deliveries in flight, and messages
+// delivered, retried and given up by this node.
+func registerOutboxMetrics(reg prometheus.Registerer, w *outbox.Worker) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "weft_outbox_in_flight",
+			Help: "Back-channel logout tokens and security events being sent now (at most outbox_concurrency)."},
+			func() float64 { return float64(w.Stats().InFlight) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "weft_outbox_delivered_total",
+			Help: "Outbox messages this node delivered."},
+			func() float64 { return float64(w.Stats().Delivered) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "weft_outbox_retries_total",
+			Help: "Failed delivery attempts this node will retry."},
+			func() float64 { return float64(w.Stats().Retried) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "weft_outbox_given_up_total",
+			Help: "Outbox messages this node gave up (refused by the receiver, or out of attempts)."},
+			func() float64 { return float64(w.Stats().GivenUp) }),
+	)
 }
 
 // registerHashingMetrics exposes the bounded argon2id pool: how full it is, how many

@@ -105,8 +105,10 @@ type env struct {
 	now   time.Time
 }
 
-func newEnv(t *testing.T) *env {
-	return &env{t: t, store: accsql.NewOutbox(sqltest.Open(t, sqltest.SQLite)), audit: &audits{},
+func newEnv(t *testing.T) *env { return newEnvOn(t, sqltest.SQLite) }
+
+func newEnvOn(t *testing.T, b sqltest.Backend) *env {
+	return &env{t: t, store: accsql.NewOutbox(sqltest.Open(t, b)), audit: &audits{},
 		now: time.Now().UTC().Truncate(time.Microsecond)}
 }
 
@@ -355,5 +357,59 @@ func TestWorker_ShutdownReleases(t *testing.T) {
 		if m.Attempts != 0 {
 			t.Errorf("message %s counts %d attempts after a shutdown", m.ID, m.Attempts)
 		}
+	}
+}
+
+// TestWorker_TwoNodesDeliverOnce: two workers (two nodes) on one database, both woken
+// for every message, deliver each message exactly once.
+func TestWorker_TwoNodesDeliverOnce(t *testing.T) {
+	for _, b := range sqltest.Backends {
+		t.Run(string(b), func(t *testing.T) {
+			e := newEnvOn(t, b)
+			var mu sync.Mutex
+			got := map[string]int{}
+			rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				got[r.URL.Query().Get("m")]++
+				mu.Unlock()
+			}))
+			defer rp.Close()
+			wake := outbox.NewSignal()
+			ctx, cancel := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			for range 2 {
+				w := e.worker(outbox.Config{Poll: time.Hour, Wake: wake}, false)
+				wg.Go(func() { w.Run(ctx) })
+			}
+			const n = 60
+			for i := range n {
+				e.now = time.Now().UTC().Truncate(time.Microsecond)
+				e.enqueue(fmt.Sprintf("bcl:rp-%d", i%4), fmt.Sprintf("%s/bcl?m=%d", rp.URL, i))
+				wake.Notify()
+			}
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				mu.Lock()
+				k := len(got)
+				mu.Unlock()
+				if k == n || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			time.Sleep(200 * time.Millisecond) // a second delivery would show by now
+			cancel()
+			wg.Wait()
+			mu.Lock()
+			defer mu.Unlock()
+			if len(got) != n {
+				t.Fatalf("%d of %d messages delivered", len(got), n)
+			}
+			for m, c := range got {
+				if c != 1 {
+					t.Errorf("message %s delivered %d times", m, c)
+				}
+			}
+		})
 	}
 }

@@ -86,6 +86,10 @@ func (b *Sender) Deliver(ctx context.Context, m outbox.Message) error {
 	return nil
 }
 
+// TargetKey is the outbox target of a relying party's logout tokens: the client, so
+// that one relying party that hangs holds up only its own logouts.
+func TargetKey(clientID string) string { return "bcl:" + clientID }
+
 // SessionClients lists the clients that took part in a login session (access/fositestore).
 type SessionClients interface {
 	ClientsOfSession(ctx context.Context, sid string) ([]string, error)
@@ -105,7 +109,7 @@ func Enqueue(ctx context.Context, out outbox.Store, parts SessionClients, client
 			continue
 		}
 		payload, _ := json.Marshal(logoutPayload{ClientID: id, SID: sid, Subject: sub, URL: cl.BackchannelLogoutURI})
-		if err := out.Enqueue(ctx, outbox.Message{ID: uuid.NewString(), Kind: Kind, Target: outbound.Redact(cl.BackchannelLogoutURI),
+		if err := out.Enqueue(ctx, outbox.Message{ID: uuid.NewString(), Kind: Kind, Target: outbound.Redact(cl.BackchannelLogoutURI), TargetKey: TargetKey(id),
 			Payload: payload, RevocationID: revocationID, NextAttemptAt: now, CreatedAt: now}); err != nil {
 			return err
 		}

@@ -1,14 +1,13 @@
 package oauth
 
 import (
+	"context"
 	"log/slog"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/weft-fabric/weft/access"
-	"github.com/weft-fabric/weft/access/backchannel"
 	"github.com/weft-fabric/weft/access/gate"
-	"github.com/weft-fabric/weft/access/outbox"
 	"github.com/weft-fabric/weft/access/throttle"
 	"github.com/weft-fabric/weft/access/websession"
 	"github.com/weft-fabric/weft/identity"
@@ -29,21 +28,24 @@ type Handler struct {
 	Consents  access.ConsentStore
 	Cookies   websession.Cookies
 	Browser   *websession.Browser
-	// Revoker revokes the tokens of a session that logs out.
-	Revoker access.SessionRevoker
+	// Logout ends a session that logs out, everywhere (the revocation service).
+	Logout SessionEnder
 	// ConfirmLogout renders the logout confirmation page, SignedOut the page a logout
 	// without a post_logout_redirect_uri ends on.
 	ConfirmLogout LogoutConfirm
 	SignedOut     SignedOutPage
 	// Audit receives security events (refresh token reuse, code replay).
 	Audit access.AuditRecorder
-	// Outbox and Participants send back-channel logout tokens to the other clients of a
-	// session that ends by RP-initiated logout.
-	Outbox       outbox.Store
-	Participants backchannel.SessionClients
 	// ClientThrottle counts failed client authentications that checked no secret (the
 	// provider's SecretVerifier counts the others, through the same throttle).
 	ClientThrottle *throttle.ClientAuth
+}
+
+// SessionEnder ends a login session everywhere: its tokens revoked on every node,
+// back-channel logout to its clients, CAEP session-revoked to SSF receivers, a receipt
+// (access/revocation.Service implements it).
+type SessionEnder interface {
+	EndSession(ctx context.Context, actor, sid, reason string) error
 }
 
 // NewHandler checks that h has every dependency: a handler missing one would silently
@@ -52,8 +54,8 @@ type Handler struct {
 func NewHandler(h Handler) (*Handler, error) {
 	if err := access.CheckDeps("oauth.NewHandler", map[string]bool{"Provider": h.Provider == nil, "Gate": h.Gate == nil, "Clients": h.Clients == nil, "Keys": h.Keys == nil,
 		"Directory": h.Directory == nil, "Sessions": h.Sessions == nil, "Consents": h.Consents == nil, "Browser": h.Browser == nil,
-		"Revoker": h.Revoker == nil, "ConfirmLogout": h.ConfirmLogout == nil, "SignedOut": h.SignedOut == nil, "Audit": h.Audit == nil, "Outbox": h.Outbox == nil,
-		"Participants": h.Participants == nil, "ClientThrottle": h.ClientThrottle == nil}); err != nil {
+		"Logout": h.Logout == nil, "ConfirmLogout": h.ConfirmLogout == nil, "SignedOut": h.SignedOut == nil, "Audit": h.Audit == nil,
+		"ClientThrottle": h.ClientThrottle == nil}); err != nil {
 		return nil, err
 	}
 	if h.Logger == nil {

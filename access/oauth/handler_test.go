@@ -15,7 +15,7 @@ func TestNewHandler_RefusesMissingDependencies(t *testing.T) {
 		t.Fatal("NewHandler with nothing succeeded")
 	}
 	for _, name := range []string{"Provider", "Gate", "Clients", "Keys", "Directory", "Sessions", "Consents", "Browser",
-		"Revoker", "ConfirmLogout", "SignedOut", "Audit", "Outbox", "Participants"} {
+		"Logout", "ConfirmLogout", "SignedOut", "Audit"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("the error does not name the missing %s: %v", name, err)
 		}

@@ -103,6 +103,8 @@ type env struct {
 	// clock is the token store's and the client registry's: tests move it forward to
 	// end a secret rotation's overlap.
 	clock *testClock
+	// signals hears of the sessions revocations (and logouts) end.
+	signals *signals
 
 	alice, bob identity.User
 	machine    identity.MachineIdentity // demo-m2m acts for it
@@ -134,8 +136,8 @@ func newEnvWith(t *testing.T, b sqltest.Backend, limits throttle.ClientAuthLimit
 	clock := &testClock{}
 	tokens := fositestore.New(db, clientCache, fositestore.Options{Now: clock.Now})
 	var storage access.TokenStorage = tokens
+	f := &revocation.Fanout{Node: "test", Log: accsql.NewRevocations(db), Bus: revocation.LocalBus{}, Logger: log}
 	if b == sqltest.SQLite {
-		f := &revocation.Fanout{Node: "test", Log: accsql.NewRevocations(db), Bus: revocation.LocalBus{}, Logger: log}
 		f.Cache = revocation.NewTokenCache(tokens, time.Minute, 100000)
 		f.Cache.Attach(f.Fresh, func(ctx context.Context, ev revocation.Event) error {
 			_, err := f.Publish(ctx, ev)
@@ -179,15 +181,22 @@ func newEnvWith(t *testing.T, b sqltest.Backend, limits throttle.ClientAuthLimit
 	if err != nil {
 		t.Fatal(err)
 	}
+	signals := &signals{}
+	revocations, err := revocation.NewService(revocation.Deps{Store: accsql.NewRevocations(db), Grants: tokens, Lookup: provider,
+		Sessions: sessions, Subjects: dirStore, Clients: clientCache, Tx: db, Fanout: f, Audit: audit,
+		Outbox: accsql.NewOutbox(db), Participants: tokens, Signals: signals, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h, err := oauth.NewHandler(oauth.Handler{Provider: provider, Gate: g, Clients: clientCache, Keys: km, Logger: log,
 		Directory: dir, Sessions: sessions, Consents: consents, Cookies: cookies,
-		Browser: websession.NewBrowser(cookies, sessions, dir), Revoker: storage.(access.SessionRevoker),
+		Browser: websession.NewBrowser(cookies, sessions, dir), Logout: revocations,
 		ConfirmLogout: func(c echo.Context, _ url.Values) error {
 			confirmations.add()
 			return c.HTML(http.StatusOK, "<h1>Sign out of Weft?</h1>")
 		},
 		SignedOut: func(c echo.Context) error { return c.HTML(http.StatusOK, "<h1>You are signed out</h1>") },
-		Audit:     audit, Outbox: accsql.NewOutbox(db), Participants: tokens, ClientThrottle: clientThrottle})
+		Audit:     audit, ClientThrottle: clientThrottle})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +204,7 @@ func newEnvWith(t *testing.T, b sqltest.Backend, limits throttle.ClientAuthLimit
 	h.Register(e)
 
 	en := &env{t: t, e: e, db: db, dir: dir, sessions: sessions, consents: consents, clients: clients, keys: km,
-		audit: audit, cookies: cookies, logs: logs, confirmations: confirmations, clock: clock}
+		audit: audit, cookies: cookies, logs: logs, confirmations: confirmations, clock: clock, signals: signals}
 	en.alice = en.user(identity.NewUser{Username: "alice", Email: "alice@example.com", DisplayName: "Alice Example"})
 	en.bob = en.user(identity.NewUser{Username: "bob", Email: "bob@example.com", DisplayName: "Bob Builder"})
 	if en.machine, err = dir.CreateMachine(ctx, identity.NewMachine{Name: "ci-runner", OwnerID: en.bob.ID}); err != nil {
@@ -590,4 +599,30 @@ func (c *counter) get() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.n
+}
+
+// signals records the sessions the revocation service reports ended (revocation.Signals),
+// as the SSF transmitter would hear of them.
+type signals struct {
+	mu    sync.Mutex
+	ended []string // sid/initiator
+}
+
+func (s *signals) SessionRevoked(_ context.Context, rev revocation.Record, sid, _ string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ended = append(s.ended, sid+"/"+rev.Initiator)
+	return nil
+}
+
+func (s *signals) of(sid string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, e := range s.ended {
+		if strings.HasPrefix(e, sid+"/") {
+			out = append(out, e)
+		}
+	}
+	return out
 }

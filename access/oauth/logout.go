@@ -12,8 +12,6 @@ import (
 
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/labstack/echo/v4"
-
-	"github.com/weft-fabric/weft/access/backchannel"
 )
 
 // LogoutConfirm renders the "sign out?" page shown when a logout request carries no
@@ -71,14 +69,13 @@ func (h *Handler) logout(c echo.Context) error {
 	}
 	if cookie := h.Cookies.Session(r); cookie != "" {
 		if ls, err := h.Sessions.Resume(ctx, cookie); err == nil {
-			if err := h.Sessions.End(ctx, ls.ID); err != nil {
-				return err
+			// Like any ended session: tokens revoked on every node, back-channel logout
+			// to the session's clients, CAEP session-revoked to SSF receivers.
+			reason := "signed out"
+			if clientID != "" {
+				reason += " at " + clientID
 			}
-			// Before the tokens are revoked: they are what names the session's clients.
-			if err := backchannel.Enqueue(ctx, h.Outbox, h.Participants, h.Clients, ls.ID, ls.UserID, ""); err != nil {
-				return err
-			}
-			if _, err := h.Revoker.RevokeBySessionID(ctx, ls.ID); err != nil {
+			if err := h.Logout.EndSession(ctx, ls.UserID, ls.ID, reason); err != nil {
 				return err
 			}
 			h.Logger.InfoContext(ctx, "logout", "sid", ls.ID, "user_id", ls.UserID)

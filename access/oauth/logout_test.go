@@ -210,10 +210,19 @@ func TestLogout(t *testing.T) {
 			if len(rows) != outbox+1 || mine != 1 {
 				t.Errorf("outbox = %q, want one back-channel logout message for %s", rows, ls.ID)
 			}
+			// Like any ended session, SSF receivers hear of it: session-revoked, by the user.
+			if got := en.signals.of(ls.ID); len(got) != 1 || got[0] != ls.ID+"/user" {
+				t.Errorf("session-revoked signals for %s = %v, want one initiated by the user", ls.ID, got)
+			}
 		})
 		t.Run("confirmed by the user", func(t *testing.T) {
 			en := en.at(t)
-			_, cookie, tk := en.signIn()
+			ls, cookie, tk := en.signIn()
+			defer func() {
+				if got := en.signals.of(ls.ID); len(got) != 1 {
+					t.Errorf("session-revoked signals for %s = %v, want one", ls.ID, got)
+				}
+			}()
 			csrfToken, csrfCookie := en.csrf()
 			r := en.postLogout(url.Values{"confirm": {"yes"}, "csrf_token": {csrfToken}}, cookie, csrfCookie)
 			if r.code != http.StatusOK || !strings.Contains(string(r.body), "You are signed out") {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/weft-fabric/weft/access/outbox"
 	"github.com/weft-fabric/weft/access/redisstore"
 	"github.com/weft-fabric/weft/access/revocation"
 	"github.com/weft-fabric/weft/identity/sqlstore/sqltest"
@@ -350,5 +351,34 @@ func TestBus_ForgedMessagesAreDropped(t *testing.T) {
 	}
 	if slices.Contains(acks.Acknowledged, "ghost") || !slices.Contains(acks.Missing, "ghost") {
 		t.Fatalf("acks = %+v, want ghost missing", acks)
+	}
+}
+
+// A revocation published on one node wakes another node's outbox worker: the node's
+// Fanout hears it on the bus and notifies, so deliveries it queued go at once there too.
+func TestBus_RevocationWakesOtherNodesOutbox(t *testing.T) {
+	_, prefix := testRedis(t)
+	a, _ := node(t, prefix, "a", &recorder{})
+	woken := outbox.NewSignal()
+	changed := woken.Changed()
+	fb := &revocation.Fanout{Node: "b", Notify: woken.Notify}
+	opts, _ := redis.ParseURL(redisURL())
+	rdb := redis.NewClient(opts)
+	b := newBus(t, rdb, prefix, "b", fb, redisstore.BusOptions{})
+	fb.Bus = b
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { b.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; _ = rdb.Close() })
+	eventually(t, "node b fresh", func() bool { return b.Ready() && b.Fresh() })
+	eventually(t, "two live nodes", func() bool { n, _ := a.LiveNodes(context.Background()); return len(n) == 2 })
+
+	if _, err := a.Publish(context.Background(), revocation.Event{ID: "rev-w", Origin: "a", SIDs: []string{"s1"}, Durable: true}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-changed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("node b's outbox was not woken by a revocation from node a")
 	}
 }

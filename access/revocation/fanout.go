@@ -29,9 +29,14 @@ type Fanout struct {
 	// principal cache, the client cache): each event is applied to them as to the
 	// token cache.
 	Listeners []Listener
-	Bus       Bus // LocalBus on a single node; nil is the same
-	Log       Log // the durable log: receipts and catch-up
-	Logger    *slog.Logger
+	// Notify, if set, hears of every revocation event this node applies (its own once
+	// committed, the others' from the bus or the log): a revocation queues deliveries
+	// (back-channel logout, security events) that this node's outbox worker can start
+	// at once rather than at its next poll.
+	Notify func()
+	Bus    Bus // LocalBus on a single node; nil is the same
+	Log    Log // the durable log: receipts and catch-up
+	Logger *slog.Logger
 
 	mu   sync.Mutex
 	seen map[string]time.Time // revocation ids applied recently, so the log is replayed once
@@ -116,6 +121,9 @@ func (f *Fanout) Follow(ctx context.Context, interval, overlap time.Duration) {
 
 // apply drops what ev names from this node's memory: the token cache and every listener.
 func (f *Fanout) apply(ev Event) {
+	if f.Notify != nil && ev.Durable {
+		f.Notify()
+	}
 	if f.Cache != nil {
 		f.Cache.Apply(ev)
 	}

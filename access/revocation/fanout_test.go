@@ -40,3 +40,30 @@ func TestFanout_Listeners(t *testing.T) {
 		t.Fatalf("listeners heard %v, want %v", l.got, want)
 	}
 }
+
+// A revocation applied on a node, its own once committed or another's from the bus or
+// the log, wakes the node's outbox worker (Notify): it may have queued deliveries.
+// Internal invalidations (not durable) queue none and wake nothing.
+func TestFanout_Notify(t *testing.T) {
+	w := newWorld()
+	var n int
+	f := &revocation.Fanout{Node: "n1", Bus: fakeBus{w}, Log: fakeLog{w}, Notify: func() { n++ }}
+	ctx := context.Background()
+	if _, err := f.Publish(ctx, revocation.Event{ID: "r1", Durable: true}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("own revocation: notified %d times, want 1", n)
+	}
+	f.Receive(ctx, revocation.Event{ID: "r2", Durable: true, SIDs: []string{"s"}})
+	if n != 2 {
+		t.Fatalf("revocation from the bus: notified %d times, want 2", n)
+	}
+	if _, err := f.Publish(ctx, revocation.Event{Signatures: []string{"sig"}}); err != nil {
+		t.Fatal(err)
+	}
+	f.Receive(ctx, revocation.Event{ID: "i2", RequestIDs: []string{"req"}})
+	if n != 2 {
+		t.Fatalf("internal invalidations notified (%d), want still 2", n)
+	}
+}

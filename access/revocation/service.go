@@ -39,9 +39,13 @@ type Record struct {
 	// RequestHash identifies what was asked (selector, reason, suspend), so that a key
 	// reused for another request is refused (ErrKeyReused); "" on records that predate it.
 	RequestHash string
-	Sessions    int64 // login sessions ended
-	Tokens      int64 // grants (token selector) or codes and tokens deactivated
-	CreatedAt   time.Time
+	// Initiator is CAEP's initiating_entity for the events the revocation causes
+	// (identity.Initiator*); empty is "policy", the revocation API's automated tools.
+	// It is not stored: events are queued in the revocation's own transaction.
+	Initiator string
+	Sessions  int64 // login sessions ended
+	Tokens    int64 // grants (token selector) or codes and tokens deactivated
+	CreatedAt time.Time
 	// Event is what the fan-out bus carried to the other nodes (and the durable log
 	// replays to a node that was away).
 	Event Event
@@ -208,6 +212,33 @@ func (s *Service) revoke(ctx context.Context, actor, key string, sel Selector, r
 		return Record{}, false, fmt.Errorf("revoke: %w", err)
 	}
 	return rec, false, published()
+}
+
+// EndSession ends login session sid because its user signed out (OIDC RP-Initiated
+// Logout), through the same path as a session revocation, so a logout reaches every
+// relying control that a revocation does: the session's tokens are revoked and dropped
+// from every node's cache, its clients get back-channel logout tokens and SSF
+// receivers CAEP session-revoked (initiating_entity "user"). It is recorded, and
+// audited, as a revocation by actor (the user) with reason, which gives it a receipt.
+// A fan-out that could not reach the other nodes is logged, not returned: the logout
+// holds here and the other nodes replay it from the durable log.
+func (s *Service) EndSession(ctx context.Context, actor, sid, reason string) error {
+	rec := s.newRecord(actor, "", Selector{Type: SelectSession, Value: sid}, reason, false)
+	rec.Initiator = identity.InitiatorUser
+	var published func() error
+	err := s.d.Tx.InTx(ctx, func(ctx context.Context) error {
+		var err error
+		published, err = s.record(ctx, &sessionTarget{s: s, sid: sid}, &rec)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("end session: %w", err)
+	}
+	var degraded *FanoutError
+	if err := published(); err != nil && !errors.As(err, &degraded) {
+		return err
+	}
+	return nil
 }
 
 func checkRequest(sel Selector, reason, key string) error {

@@ -2,7 +2,10 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"gorm.io/gorm"
 
 	"github.com/weft-fabric/weft/access/outbox"
 	idsql "github.com/weft-fabric/weft/identity/sqlstore"
@@ -20,6 +23,7 @@ type outboxRow struct {
 	ID            string `gorm:"primaryKey"`
 	Kind          string
 	Target        string
+	TargetKey     string
 	Payload       string
 	RevocationID  *string
 	Attempts      int
@@ -35,7 +39,7 @@ type outboxRow struct {
 func (outboxRow) TableName() string { return "outbox" }
 
 func (r outboxRow) message() outbox.Message {
-	m := outbox.Message{ID: r.ID, Kind: r.Kind, Target: r.Target, Payload: []byte(r.Payload), Attempts: r.Attempts,
+	m := outbox.Message{ID: r.ID, Kind: r.Kind, Target: r.Target, TargetKey: r.TargetKey, Payload: []byte(r.Payload), Attempts: r.Attempts,
 		NextAttemptAt: r.NextAttemptAt.UTC(), LastError: r.LastError, CreatedAt: r.CreatedAt.UTC()}
 	if r.RevocationID != nil {
 		m.RevocationID = *r.RevocationID
@@ -57,7 +61,7 @@ func (r outboxRow) message() outbox.Message {
 
 // Enqueue implements outbox.Store.
 func (s *Outbox) Enqueue(ctx context.Context, m outbox.Message) error {
-	r := outboxRow{ID: m.ID, Kind: m.Kind, Target: m.Target, Payload: string(m.Payload), NextAttemptAt: m.NextAttemptAt.UTC(),
+	r := outboxRow{ID: m.ID, Kind: m.Kind, Target: m.Target, TargetKey: m.Key(), Payload: string(m.Payload), NextAttemptAt: m.NextAttemptAt.UTC(),
 		CreatedAt: m.CreatedAt.UTC(), Pull: m.Pull}
 	if m.RevocationID != "" {
 		id := m.RevocationID
@@ -70,19 +74,42 @@ func (s *Outbox) Enqueue(ctx context.Context, m outbox.Message) error {
 	return idsql.TranslateError(s.db.Conn(ctx).Create(&r).Error)
 }
 
+// outboxColumns are outboxRow's columns, for the raw claim query.
+const outboxColumns = "id, kind, target, target_key, payload, revocation_id, attempts, next_attempt_at, delivered_at, " +
+	"last_error, created_at, stream_id, pull, failed_at"
+
 // Claim implements outbox.Store: each row is leased with a conditional UPDATE, so
-// of several nodes only one takes it.
-func (s *Outbox) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]outbox.Message, error) {
+// of several nodes only one takes it. PerTarget is a window over target keys
+// (PostgreSQL and SQLite 3.25+ both have ROW_NUMBER), so one target with a backlog
+// cannot fill the batch.
+func (s *Outbox) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int, opts outbox.ClaimOptions) ([]outbox.Message, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	where := "delivered_at IS NULL AND failed_at IS NULL AND NOT pull AND next_attempt_at <= ?"
+	args := []any{now.UTC()}
+	if len(opts.Skip) > 0 {
+		where += " AND target_key NOT IN ?"
+		args = append(args, opts.Skip)
+	}
+	var q string
+	if opts.PerTarget > 0 {
+		q = "SELECT " + outboxColumns + " FROM (SELECT " + outboxColumns +
+			", ROW_NUMBER() OVER (PARTITION BY target_key ORDER BY next_attempt_at, id) AS target_rank FROM outbox WHERE " + where +
+			") due WHERE target_rank <= ? ORDER BY next_attempt_at, id LIMIT ?"
+		args = append(args, opts.PerTarget, limit)
+	} else {
+		q = "SELECT " + outboxColumns + " FROM outbox WHERE " + where + " ORDER BY next_attempt_at, id LIMIT ?"
+		args = append(args, limit)
+	}
 	var rows []outboxRow
-	err := s.db.Conn(ctx).Where("delivered_at IS NULL AND failed_at IS NULL AND NOT pull AND next_attempt_at <= ?", now.UTC()).
-		Order("next_attempt_at").Limit(limit).Find(&rows).Error
-	if err != nil {
+	if err := s.db.Conn(ctx).Raw(q, args...).Scan(&rows).Error; err != nil {
 		return nil, idsql.TranslateError(err)
 	}
 	out := make([]outbox.Message, 0, len(rows))
 	for _, r := range rows {
 		res := s.db.Conn(ctx).Model(&outboxRow{}).
-			Where("id = ? AND delivered_at IS NULL AND next_attempt_at = ?", r.ID, r.NextAttemptAt).
+			Where("id = ? AND delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at = ?", r.ID, r.NextAttemptAt).
 			Update("next_attempt_at", now.Add(lease).UTC())
 		if res.Error != nil {
 			return nil, idsql.TranslateError(res.Error)
@@ -92,6 +119,31 @@ func (s *Outbox) Claim(ctx context.Context, now time.Time, lease time.Duration, 
 		}
 	}
 	return out, nil
+}
+
+// DeferTarget implements outbox.Store. It only ever moves next_attempt_at later, so a
+// leased message's lease is never shortened.
+func (s *Outbox) DeferTarget(ctx context.Context, key string, until time.Time) error {
+	return idsql.TranslateError(s.db.Conn(ctx).Model(&outboxRow{}).
+		Where("target_key = ? AND delivered_at IS NULL AND failed_at IS NULL AND NOT pull AND next_attempt_at < ?", key, until.UTC()).
+		Update("next_attempt_at", until.UTC()).Error)
+}
+
+// NextDue implements outbox.Store.
+func (s *Outbox) NextDue(ctx context.Context, skip []string) (time.Time, error) {
+	q := s.db.Conn(ctx).Model(&outboxRow{}).Where("delivered_at IS NULL AND failed_at IS NULL AND NOT pull")
+	if len(skip) > 0 {
+		q = q.Where("target_key NOT IN ?", skip)
+	}
+	var row outboxRow
+	err := q.Select("next_attempt_at").Order("next_attempt_at").Limit(1).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, idsql.TranslateError(err)
+	}
+	return row.NextAttemptAt.UTC(), nil
 }
 
 // MarkDelivered implements outbox.Store.

@@ -232,6 +232,15 @@ func (s *Outbox) GiveUpStream(ctx context.Context, streamID string, at time.Time
 		Updates(map[string]any{"failed_at": at.UTC(), "last_error": reason}).Error)
 }
 
+// Undelivered implements ssf.Queue. It reads at most limit rows of the stream index,
+// so the count costs the same however large a backlog grows.
+func (s *Outbox) Undelivered(ctx context.Context, streamID string, limit int) (int, error) {
+	var n int64
+	sub := s.undelivered(ctx, streamID).Select("id").Limit(limit)
+	err := s.db.Conn(ctx).Table("(?) AS pending", sub).Count(&n).Error
+	return int(n), idsql.TranslateError(err)
+}
+
 // Retarget implements ssf.Queue.
 func (s *Outbox) Retarget(ctx context.Context, streamID, target string) error {
 	return idsql.TranslateError(s.undelivered(ctx, streamID).Update("target", target).Error)

@@ -151,8 +151,33 @@ const (
 	defaultMaxEvents = 100
 	maxMaxEvents     = 1000
 	maxAcks          = 1000
-	pollTick         = 200 * time.Millisecond
+	// pollTick is how often a waiting long poll looks again without being woken (SETs
+	// queued by another node; this node's own wake it at once).
+	pollTick = time.Second
+	// maxWaitingPolls bounds the long polls that wait on one stream at once; more
+	// answer at once, so a receiver cannot multiply the queries a wait costs.
+	maxWaitingPolls = 2
 )
+
+// wait registers a long poll on stream id; false when the stream has enough waiting.
+func (t *Transmitter) wait(id string) (release func(), ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.waiting == nil {
+		t.waiting = map[string]int{}
+	}
+	if t.waiting[id] >= maxWaitingPolls {
+		return nil, false
+	}
+	t.waiting[id]++
+	return func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if t.waiting[id]--; t.waiting[id] <= 0 {
+			delete(t.waiting, id)
+		}
+	}, true
+}
 
 // Poll serves the client's poll stream id (RFC 8936): it records acknowledgements
 // and error reports first, then returns up to maxEvents SETs that are not yet
@@ -202,7 +227,19 @@ func (t *Transmitter) Poll(ctx context.Context, clientID, id string, req PollReq
 		wait = 10 * time.Second
 	}
 	deadline := time.Now().Add(wait)
+	immediately := req.ReturnImmediately
+	if !immediately {
+		release, ok := t.wait(s.ID)
+		if ok {
+			defer release()
+		}
+		immediately = !ok
+	}
 	for {
+		var woken <-chan struct{}
+		if t.Wake != nil {
+			woken = t.Wake.Changed() // before reading, so a SET queued meanwhile wakes us
+		}
 		if s.Status == StatusEnabled {
 			msgs, err := t.Queue.Pending(ctx, s.ID, limit+1)
 			if err != nil {
@@ -223,14 +260,18 @@ func (t *Transmitter) Poll(ctx context.Context, clientID, id string, req PollReq
 				return out, t.Queue.Served(ctx, ids)
 			}
 		}
-		if req.ReturnImmediately || time.Now().After(deadline) {
+		if immediately || time.Now().After(deadline) {
 			return out, nil
 		}
+		tick := time.NewTimer(min(pollTick, time.Until(deadline)))
 		select {
 		case <-ctx.Done():
+			tick.Stop()
 			return out, nil
-		case <-time.After(pollTick):
+		case <-woken:
+		case <-tick.C:
 		}
+		tick.Stop()
 		// The status may change while we wait (paused to enabled, or deleted).
 		if s, err = t.Streams.Stream(ctx, clientID, id); err != nil {
 			return out, err

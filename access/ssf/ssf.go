@@ -150,6 +150,9 @@ type Queue interface {
 	Wake(ctx context.Context, streamID string, now time.Time) error
 	// GiveUpStream gives up every undelivered message of the stream.
 	GiveUpStream(ctx context.Context, streamID string, at time.Time, reason string) error
+	// Undelivered counts the stream's messages that are neither delivered (or
+	// acknowledged) nor given up, counting no further than limit.
+	Undelivered(ctx context.Context, streamID string, limit int) (int, error)
 	// Retarget points the stream's undelivered messages at a new URL.
 	Retarget(ctx context.Context, streamID, target string) error
 }

@@ -380,15 +380,25 @@ func (t *Transmitter) SetStatus(ctx context.Context, clientID, id, status, reaso
 }
 
 // Verify queues a verification event carrying state to the client's stream (SSF 1.0
-// section 8.1.4); it is sent whatever the stream requested.
+// section 8.1.4); it is sent whatever the stream requested. Requests beyond the
+// stream's limit are a *RateLimitError and queue nothing; the limit is counted only
+// for the caller's own streams, so no one can spend another receiver's.
 func (t *Transmitter) Verify(ctx context.Context, clientID, id, state string) error {
 	if len(state) > maxStateLen {
 		return invalid("state", fmt.Sprintf("must be at most %d characters", maxStateLen))
 	}
+	t.limitOnce.Do(func() {
+		if t.VerifyLimit == nil {
+			t.VerifyLimit = NewLocalLimiter(verifyEvery, verifyBurst)
+		}
+	})
 	return t.Tx.InTx(ctx, func(ctx context.Context) error {
 		s, err := t.Streams.Stream(ctx, clientID, id)
 		if err != nil {
 			return err
+		}
+		if ok, wait := t.VerifyLimit.Allow(s.ID); !ok {
+			return &RateLimitError{RetryAfter: wait, What: "verification requests for this stream"}
 		}
 		body := map[string]any{}
 		if state != "" {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,6 +43,21 @@ type Transmitter struct {
 	// free-text reasons of changes (CAEP reason_admin, such as a SOAR's "incident 4711:
 	// alice"); every other receiver gets events without them (issue 9, L7).
 	ReasonReceivers []string
+	// VerifyLimit bounds verification requests per stream; nil limits them in
+	// process (a burst of 3, then one every 10 s).
+	VerifyLimit Limiter
+	// MaxPending caps a stream's undelivered SETs (default DefaultMaxPending): a
+	// receiver that neither takes nor acknowledges its events has its stream disabled
+	// with the reason rather than growing the outbox without end.
+	MaxPending int
+	// Wake, if set, fires when something may have been queued (a commit on this node, a
+	// revocation from another): waiting long polls look again at once rather than on
+	// their next tick.
+	Wake *outbox.Signal
+
+	limitOnce sync.Once
+	mu        sync.Mutex
+	waiting   map[string]int // long polls waiting, per stream
 }
 
 // Doer sends an HTTP request (access/outbound.Client).
@@ -149,10 +165,31 @@ func withoutReasons(body map[string]any) map[string]any {
 	return out
 }
 
-// enqueue queues ev for stream s, unless s is disabled (its events are dropped).
+// DefaultMaxPending is the default cap on a stream's undelivered SETs.
+const DefaultMaxPending = 10000
+
+// enqueue queues ev for stream s, unless s is disabled (its events are dropped). A
+// stream at its cap of undelivered SETs is disabled instead, with the reason: SSF lets
+// a transmitter disable a stream, and the receiver sees why at the status endpoint.
 func (t *Transmitter) enqueue(ctx context.Context, s Stream, ev event) error {
 	if s.Status == StatusDisabled {
 		return nil
+	}
+	limit := t.MaxPending
+	if limit <= 0 {
+		limit = DefaultMaxPending
+	}
+	n, err := t.Queue.Undelivered(ctx, s.ID, limit)
+	if err != nil {
+		return err
+	}
+	if n >= limit {
+		reason := fmt.Sprintf("%d security events were waiting undelivered; enable the stream once it receives again", n)
+		s.Status, s.StatusReason, s.UpdatedAt = StatusDisabled, reason, t.now()
+		if err := t.Streams.UpdateStream(ctx, s); err != nil {
+			return err
+		}
+		return t.Queue.GiveUpStream(ctx, s.ID, t.now(), "stream disabled: "+reason)
 	}
 	now := t.now()
 	jti := uuid.NewString()
@@ -165,12 +202,37 @@ func (t *Transmitter) enqueue(ctx context.Context, s Stream, ev event) error {
 	if err != nil {
 		return err
 	}
-	m := outbox.Message{ID: jti, Kind: KindPush, Target: outbound.Redact(t.Target(s)), Payload: b, RevocationID: ev.revocationID,
+	m := outbox.Message{ID: jti, Kind: KindPush, Target: outbound.Redact(t.Target(s)), TargetKey: TargetKey(s.ClientID), Payload: b, RevocationID: ev.revocationID,
 		NextAttemptAt: now, CreatedAt: now, StreamID: s.ID}
 	if s.Method == MethodPoll {
 		m.Kind, m.Pull = KindPoll, true
 	}
 	return t.Queue.Enqueue(ctx, m)
+}
+
+// TargetKey is the outbox target of a receiver's pushed SETs: the receiver (client),
+// whatever its streams' URLs, so that a receiver that hangs holds up only its own
+// streams however many it creates.
+func TargetKey(clientID string) string { return "ssf:" + clientID }
+
+// GivenUp flags a push stream whose SET the outbox gave up after its attempts ran out
+// (outbox.Config.GivenUp): the stream is disabled with the reason, as SSF 1.0 section
+// 8.1.2 lets a transmitter do, so its undelivered SETs are dropped, no more are
+// queued for it, and the receiver sees why at the status endpoint and can enable it
+// again once it is reachable. Other kinds are left alone.
+func (t *Transmitter) GivenUp(ctx context.Context, m outbox.Message, reason string) error {
+	if m.Kind != KindPush || m.StreamID == "" {
+		return nil
+	}
+	s, err := t.Streams.StreamByID(ctx, m.StreamID)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil || s.Status == StatusDisabled {
+		return err
+	}
+	_, err = t.SetStatus(ctx, s.ClientID, s.ID, StatusDisabled, clean("delivery failed: "+reason, maxReasonLen))
+	return err
 }
 
 // userSubject is the RFC 9493 iss_sub identifier of a user: the sub of their ID tokens.
@@ -208,7 +270,11 @@ func (t *Transmitter) cause(ctx context.Context, now time.Time) (body map[string
 // SessionRevoked implements revocation.Signals: CAEP session-revoked about the session of
 // user sub (a complex subject: the user and the session).
 func (t *Transmitter) SessionRevoked(ctx context.Context, rev revocation.Record, sid, sub string) error {
-	body := map[string]any{"event_timestamp": t.now().Unix(), "initiating_entity": "policy"}
+	initiator := rev.Initiator
+	if initiator == "" {
+		initiator = identity.InitiatorPolicy
+	}
+	body := map[string]any{"event_timestamp": t.now().Unix(), "initiating_entity": initiator}
 	if rev.Reason != "" {
 		body["reason_admin"] = map[string]string{"en": rev.Reason}
 	}

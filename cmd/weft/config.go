@@ -70,6 +70,12 @@ type Config struct {
 	LoginFailuresPerAccount     int
 	LoginMaxDelay               time.Duration
 	LoginMaxInFlightPerIP       int
+	OutboxConcurrency           int
+	OutboxPerTarget             int
+	OutboxTimeout               time.Duration
+	OutboxPollInterval          time.Duration
+	OutboxMaxAttempts           int
+	OutboxGiveUpAfter           time.Duration
 }
 
 // setting describes one configuration value. The table below is the single source of
@@ -159,6 +165,18 @@ var settings = []setting{
 		"Longest delay before a password is checked for an account under attack; 0 to 30s"},
 	{"login_max_in_flight_per_ip", "WEFT_LOGIN_MAX_IN_FLIGHT_PER_IP", "login-max-in-flight-per-ip", "4",
 		"Logins one address may have in progress at once on a node; more answer 429 at once; 1 to 1000"},
+	{"outbox_concurrency", "WEFT_OUTBOX_CONCURRENCY", "outbox-concurrency", "16",
+		"Back-channel logout tokens and pushed security events a node sends at once, 1 to 1000"},
+	{"outbox_per_target", "WEFT_OUTBOX_PER_TARGET", "outbox-per-target", "2",
+		"Of those, how many may go to one receiver (a relying party or an SSF receiver) at once, so one that hangs holds up only itself; 1 to outbox_concurrency"},
+	{"outbox_timeout", "WEFT_OUTBOX_TIMEOUT", "outbox-timeout", "5s",
+		"How long one delivery attempt may take before it counts as failed, 100ms to 1m"},
+	{"outbox_poll_interval", "WEFT_OUTBOX_POLL_INTERVAL", "outbox-poll-interval", "30s",
+		"How often a node looks for due deliveries without being woken (it is woken when a delivery is queued or a revocation arrives), 1s to 1h"},
+	{"outbox_max_attempts", "WEFT_OUTBOX_MAX_ATTEMPTS", "outbox-max-attempts", "100",
+		"Failed attempts after which a delivery is given up (and an SSF stream disabled with the reason), 1 to 100000"},
+	{"outbox_give_up_after", "WEFT_OUTBOX_GIVE_UP_AFTER", "outbox-give-up-after", "24h",
+		"Age after which a delivery still failing is given up (and an SSF stream disabled with the reason), 1m to 720h"},
 }
 
 // ref returns a pointer to the field that holds key, so that parsing, printing and
@@ -241,6 +259,18 @@ func (c *Config) ref(key string) any {
 		return &c.LoginMaxDelay
 	case "login_max_in_flight_per_ip":
 		return &c.LoginMaxInFlightPerIP
+	case "outbox_concurrency":
+		return &c.OutboxConcurrency
+	case "outbox_per_target":
+		return &c.OutboxPerTarget
+	case "outbox_timeout":
+		return &c.OutboxTimeout
+	case "outbox_poll_interval":
+		return &c.OutboxPollInterval
+	case "outbox_max_attempts":
+		return &c.OutboxMaxAttempts
+	case "outbox_give_up_after":
+		return &c.OutboxGiveUpAfter
 	}
 	panic("config: no field for setting " + strconv.Quote(key)) // TestSettings_Table keeps this unreachable
 }
@@ -677,6 +707,15 @@ func (c Config) Validate() error {
 	if _, p := c.parseOutboundAllow(); p != "" {
 		bad("outbound_allow", p)
 	}
+	if c.OutboxConcurrency < 1 || c.OutboxConcurrency > 1000 {
+		bad("outbox_concurrency", "must be from 1 to 1000")
+	}
+	if c.OutboxPerTarget < 1 || c.OutboxPerTarget > max(c.OutboxConcurrency, 1) {
+		bad("outbox_per_target", "must be from 1 to outbox_concurrency")
+	}
+	if c.OutboxMaxAttempts < 1 || c.OutboxMaxAttempts > 100000 {
+		bad("outbox_max_attempts", "must be from 1 to 100000")
+	}
 	if c.KeyEncryptionKey != "" {
 		if _, err := keys.ParseKEK(c.KeyEncryptionKey); err != nil {
 			bad("key_encryption_key", "must be base64 of exactly 32 bytes (openssl rand -base64 32)")
@@ -715,6 +754,9 @@ func (c Config) Validate() error {
 		{"id_token_ttl", c.IDTokenTTL, time.Minute, 24 * time.Hour},
 		{"login_session_ttl", c.LoginSessionTTL, 5 * time.Minute, 720 * time.Hour},
 		{"signing_keys_refresh", c.SigningKeysRefresh, time.Second, 10 * time.Minute},
+		{"outbox_timeout", c.OutboxTimeout, 100 * time.Millisecond, time.Minute},
+		{"outbox_poll_interval", c.OutboxPollInterval, time.Second, time.Hour},
+		{"outbox_give_up_after", c.OutboxGiveUpAfter, time.Minute, 720 * time.Hour},
 	} {
 		if d.v < d.min || d.v > d.max {
 			bad(d.key, fmt.Sprintf("must be from %s to %s", d.min, d.max))

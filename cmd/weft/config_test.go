@@ -55,6 +55,12 @@ var wantDefaults = Config{
 	LoginFailuresPerAccount:     10,
 	LoginMaxDelay:               5 * time.Second,
 	LoginMaxInFlightPerIP:       4,
+	OutboxConcurrency:           16,
+	OutboxPerTarget:             2,
+	OutboxTimeout:               5 * time.Second,
+	OutboxPollInterval:          30 * time.Second,
+	OutboxMaxAttempts:           100,
+	OutboxGiveUpAfter:           24 * time.Hour,
 }
 
 // newFlags returns a flag set with the config flags, parsed from args.
@@ -351,6 +357,15 @@ func TestLoadConfig_Invalid(t *testing.T) {
 		{"WEFT_TRUSTED_PROXIES=::/0", `entry "::/0" trusts every address`},
 		{"WEFT_TRUSTED_PROXIES=::ffff:10.0.0.1", "IPv4-mapped IPv6 address; write it in IPv4 form"},
 		{"WEFT_TRUSTED_PROXIES=fe80::1%eth0", `entry "fe80::1%eth0" is not an IP address or CIDR prefix`},
+		{"WEFT_OUTBOX_CONCURRENCY=0", "must be from 1 to 1000"},
+		{"WEFT_OUTBOX_CONCURRENCY=1001", "must be from 1 to 1000"},
+		{"WEFT_OUTBOX_PER_TARGET=0", "must be from 1 to outbox_concurrency"},
+		{"WEFT_OUTBOX_PER_TARGET=17", "must be from 1 to outbox_concurrency"},
+		{"WEFT_OUTBOX_TIMEOUT=10ms", "must be from 100ms to 1m0s"},
+		{"WEFT_OUTBOX_TIMEOUT=2m", "must be from 100ms to 1m0s"},
+		{"WEFT_OUTBOX_POLL_INTERVAL=0s", "must be from 1s to 1h0m0s"},
+		{"WEFT_OUTBOX_MAX_ATTEMPTS=0", "must be from 1 to 100000"},
+		{"WEFT_OUTBOX_GIVE_UP_AFTER=30s", "must be from 1m0s to 720h0m0s"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.env, func(t *testing.T) {

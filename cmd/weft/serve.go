@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/weft-fabric/weft/access/httpserver"
+	"github.com/weft-fabric/weft/access/outbox"
 	"github.com/weft-fabric/weft/access/revocation"
 	"github.com/weft-fabric/weft/access/throttle"
 	"github.com/weft-fabric/weft/identity"
@@ -93,6 +94,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Add
 	registerHashingMetrics(reg, a.hasher)
 	registerFabricMetrics(reg, a.fanout)
 	registerThrottleMetrics(reg, a, api.logins)
+	registerOutboxMetrics(reg, api.outbox)
 	e := httpserver.New(httpserver.Options{
 		Logger:   log,
 		Registry: reg,
@@ -124,7 +126,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Add
 	// Checkpoints of the audit chain at start, every minute it grew and at shutdown,
 	// into the database, data_dir/audit-head and the log.
 	workers.Go(func() error { a.audit.RunCheckpoints(wctx, auditCheckpointInterval); return nil })
-	workers.Go(func() error { api.outbox.Run(wctx, time.Second); return nil })
+	workers.Go(func() error { api.outbox.Run(wctx); return nil })
 	err = httpserver.Serve(ctx, e, cfg.Listen, cfg.ShutdownTimeout, func(addr net.Addr) {
 		log.Info("listening", "addr", addr.String(), "issuer", cfg.Issuer)
 		if ready != nil {
@@ -239,6 +241,25 @@ func registerThrottleMetrics(reg prometheus.Registerer, a *app, logins *throttle
 			Help: "Throttle operations the shared store (Redis) failed, counted on this node instead."},
 			func() float64 { return float64(a.throttleShared.Errors()) }))
 	}
+}
+
+// registerOutboxMetrics exposes the outbox worker: deliveries in flight, and messages
+// delivered, retried and given up by this node.
+func registerOutboxMetrics(reg prometheus.Registerer, w *outbox.Worker) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "weft_outbox_in_flight",
+			Help: "Back-channel logout tokens and security events being sent now (at most outbox_concurrency)."},
+			func() float64 { return float64(w.Stats().InFlight) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "weft_outbox_delivered_total",
+			Help: "Outbox messages this node delivered."},
+			func() float64 { return float64(w.Stats().Delivered) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "weft_outbox_retries_total",
+			Help: "Failed delivery attempts this node will retry."},
+			func() float64 { return float64(w.Stats().Retried) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "weft_outbox_given_up_total",
+			Help: "Outbox messages this node gave up (refused by the receiver, or out of attempts)."},
+			func() float64 { return float64(w.Stats().GivenUp) }),
+	)
 }
 
 // registerHashingMetrics exposes the bounded argon2id pool: how full it is, how many

@@ -92,6 +92,8 @@ type app struct {
 	fanout      *revocation.Fanout
 	bus         *redisstore.Bus // nil without Redis
 	outbox      *accsql.Outbox
+	queue       wakingQueue    // the outbox as those who queue messages see it
+	wake        *outbox.Signal // wakes this node's outbox worker
 	transmitter *ssf.Transmitter
 	outbound    *outbound.Guard // SSRF-safe client and URL check for SSF push and back-channel logout
 	ssfSecrets  *keys.SecretBox // server only: admin commands hold no key-encryption key
@@ -155,6 +157,8 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, r role) (_ *app, 
 	a.clientCache = access.NewClientCache(accsql.NewClients(db), 10*time.Second)
 	a.tokens = fositestore.New(db, a.clientCache, fositestore.Options{})
 	a.outbox = accsql.NewOutbox(db)
+	a.wake = outbox.NewSignal()
+	a.queue = wakingQueue{Outbox: a.outbox, tx: db, wake: a.wake}
 	a.revLog = accsql.NewRevocations(db)
 	if err := a.buildFanout(r, dirStore, kek); err != nil {
 		return nil, err
@@ -171,9 +175,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, r role) (_ *app, 
 	// One outbound guard for every URL others choose: SSF push endpoints, back-channel
 	// logout URIs; checked at registration and again at connect time.
 	a.outbound = outbound.New(cfg.outboundPolicy(), outbound.Options{})
-	a.transmitter = &ssf.Transmitter{Issuer: cfg.Issuer, Streams: accsql.NewStreams(db), Queue: a.outbox, Tx: db,
+	a.transmitter = &ssf.Transmitter{Issuer: cfg.Issuer, Streams: accsql.NewStreams(db), Queue: a.queue, Tx: db,
 		LongPoll: 10 * time.Second, Sign: sign, Client: a.outbound.Client(), URLs: a.outbound,
-		ReasonReceivers: cfg.ssfReasonReceivers()}
+		ReasonReceivers: cfg.ssfReasonReceivers(), Wake: a.wake}
 	if r == roleServer {
 		a.transmitter.Secrets = a.ssfSecrets // a nil *SecretBox must not become a non-nil Sealer
 		// Receivers' authorization headers stored in clear before migration 00018 are
@@ -186,7 +190,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, r role) (_ *app, 
 	}
 	a.revocations, err = revocation.NewService(revocation.Deps{Store: a.revLog, Grants: a.tokens, Lookup: lookup,
 		Sessions: a.sessions, Subjects: dirStore, Clients: a.clientCache, Tx: db, Fanout: a.fanout, Audit: a.audit,
-		Outbox: a.outbox, Participants: a.tokens, Signals: a.transmitter, Logger: log})
+		Outbox: a.queue, Participants: a.tokens, Signals: a.transmitter, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -245,8 +249,11 @@ func (a *app) buildFanout(r role, subjects gate.Subjects, kek []byte) error {
 	cfg := a.cfg
 	node := a.node
 	// The client cache hears every event, whatever the topology: a client disabled or
-	// its secret rotated must be refused at once, not after the cache's TTL.
-	f := &revocation.Fanout{Node: node, Log: a.revLog, Logger: a.log, Listeners: []revocation.Listener{a.clientCache}}
+	// its secret rotated must be refused at once, not after the cache's TTL. A revocation
+	// applied here, whichever node made it, may have queued deliveries: Notify wakes the
+	// outbox worker.
+	f := &revocation.Fanout{Node: node, Log: a.revLog, Logger: a.log, Listeners: []revocation.Listener{a.clientCache},
+		Notify: a.wake.Notify}
 	a.fanout, a.storage, a.principals = f, a.tokens, gate.DirectoryPrincipals{Subjects: subjects}
 	switch {
 	case cfg.DatabaseURL == "":
@@ -355,8 +362,8 @@ func newHTTP(a *app) (*surfaces, error) {
 		Cookies: cookies, Limiter: limiter, Logger: a.log}
 	h, err := oauth.NewHandler(oauth.Handler{Provider: a.provider, Gate: g, Clients: a.clientCache, Keys: a.keys, Logger: a.log,
 		Directory: a.directory, Sessions: a.sessions, Consents: consents, Cookies: cookies, Browser: browser,
-		Revoker: a.storage.(access.SessionRevoker), ConfirmLogout: pages.ConfirmLogout, SignedOut: pages.SignedOut, Audit: a.audit,
-		Outbox: a.outbox, Participants: a.tokens, ClientThrottle: a.clientThrottle})
+		Logout: a.revocations, ConfirmLogout: pages.ConfirmLogout, SignedOut: pages.SignedOut, Audit: a.audit,
+		ClientThrottle: a.clientThrottle})
 	if err != nil {
 		return nil, err
 	}
@@ -364,7 +371,9 @@ func newHTTP(a *app) (*surfaces, error) {
 	worker, err := outbox.NewWorker(a.outbox, map[string]outbox.Deliverer{
 		backchannel.Kind: bcl.Deliver,
 		ssf.KindPush:     a.transmitter.DeliverPush,
-	}, a.audit, a.log)
+	}, a.audit, a.log, outbox.Config{Concurrency: a.cfg.OutboxConcurrency, PerTarget: a.cfg.OutboxPerTarget,
+		Timeout: a.cfg.OutboxTimeout, Poll: a.cfg.OutboxPollInterval, MaxAttempts: a.cfg.OutboxMaxAttempts,
+		GiveUpAfter: a.cfg.OutboxGiveUpAfter, Wake: a.wake, GivenUp: a.transmitter.GivenUp})
 	if err != nil {
 		return nil, err
 	}
@@ -383,6 +392,23 @@ func newHTTP(a *app) (*surfaces, error) {
 		outbox: worker,
 		logins: logins,
 	}, nil
+}
+
+// wakingQueue is the outbox as those who queue messages see it: once the transaction
+// that queued a message commits, this node's worker is woken to deliver it at once
+// (other nodes hear of revocations through the fan-out; polling is the fallback).
+type wakingQueue struct {
+	*accsql.Outbox
+	tx   identity.Transactor
+	wake *outbox.Signal
+}
+
+func (q wakingQueue) Enqueue(ctx context.Context, m outbox.Message) error {
+	if err := q.Outbox.Enqueue(ctx, m); err != nil {
+		return err
+	}
+	q.tx.AfterCommit(ctx, func(context.Context) { q.wake.Notify() })
+	return nil
 }
 
 // cliTokens stands in for the provider in admin commands: they revoke users, sessions,

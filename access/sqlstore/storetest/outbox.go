@@ -39,6 +39,14 @@ func (o *messages) push(stream string, next time.Time) outbox.Message {
 	return o.enqueue(m)
 }
 
+// pushTo enqueues a back-channel logout message for target key, due at next.
+func (o *messages) pushTo(key string, next time.Time) outbox.Message {
+	o.t.Helper()
+	id := random(o.t, "msg-")
+	return o.enqueue(outbox.Message{ID: id, Kind: backchannel.Kind, Target: "https://rp.example/bcl/" + id, TargetKey: key,
+		Payload: []byte(`{}`), RevocationID: o.rev, NextAttemptAt: next, CreatedAt: base})
+}
+
 // pull enqueues a poll stream's message created at created (and due at once).
 func (o *messages) pull(stream string, created time.Time) outbox.Message {
 	o.t.Helper()
@@ -71,7 +79,7 @@ func (o *messages) get(id string) outbox.Message {
 // claim claims at now and checks that exactly want came back (in any order).
 func (o *messages) claim(now time.Time, limit int, want ...outbox.Message) []outbox.Message {
 	o.t.Helper()
-	got, err := o.s.Outbox.Claim(o.t.Context(), now, lease, limit)
+	got, err := o.s.Outbox.Claim(o.t.Context(), now, lease, limit, outbox.ClaimOptions{})
 	must(o.t, "Claim", err)
 	if g, w := ids(got), ids(want); !slices.Equal(g, w) {
 		o.t.Fatalf("Claim(base%+v) = %v, want %v", now.Sub(base), g, w)
@@ -102,7 +110,7 @@ func sameMessage(t *testing.T, got, want outbox.Message) {
 	t.Helper()
 	if got.ID != want.ID || got.Kind != want.Kind || got.Target != want.Target || !bytes.Equal(got.Payload, want.Payload) ||
 		got.RevocationID != want.RevocationID || got.Attempts != want.Attempts || got.LastError != want.LastError ||
-		got.StreamID != want.StreamID || got.Pull != want.Pull {
+		got.StreamID != want.StreamID || got.Pull != want.Pull || got.Key() != want.Key() {
 		t.Errorf("message:\n got %+v\nwant %+v", got, want)
 	}
 	sameTime(t, want.ID+" NextAttemptAt", got.NextAttemptAt, want.NextAttemptAt)
@@ -184,7 +192,7 @@ func testClaimLimit(t *testing.T, s Stores) {
 	}
 	seen := map[string]bool{}
 	for _, n := range []int{2, 2, 1, 0} {
-		got, err := s.Outbox.Claim(t.Context(), base, lease, 2)
+		got, err := s.Outbox.Claim(t.Context(), base, lease, 2, outbox.ClaimOptions{})
 		must(t, "Claim", err)
 		if len(got) != n {
 			t.Fatalf("Claim(limit 2) = %v, want %d messages", ids(got), n)
@@ -199,6 +207,109 @@ func testClaimLimit(t *testing.T, s Stores) {
 	if len(seen) != len(all) {
 		t.Fatalf("claimed %d of %d messages", len(seen), len(all))
 	}
+}
+
+// testClaimSpread: a claim takes at most PerTarget messages of one target (the
+// oldest), and none of the targets it is told to skip.
+func testClaimSpread(t *testing.T, s Stores) {
+	o := newOutbox(t, s)
+	a, b, c := random(t, "bcl:a-"), random(t, "ssf:b-"), random(t, "bcl:c-")
+	var as []outbox.Message
+	for i := range 4 {
+		as = append(as, o.pushTo(a, base.Add(-time.Duration(4-i)*time.Minute)))
+	}
+	b1 := o.pushTo(b, base)
+	c1, c2 := o.pushTo(c, base.Add(-time.Second)), o.pushTo(c, base)
+	cLater := o.pushTo(c, base.Add(time.Second))
+	claim := func(now time.Time, limit int, opts outbox.ClaimOptions, want ...outbox.Message) {
+		t.Helper()
+		got, err := s.Outbox.Claim(t.Context(), now, lease, limit, opts)
+		must(t, "Claim", err)
+		if g, w := ids(got), ids(want); !slices.Equal(g, w) {
+			t.Fatalf("Claim(%+v, %d, %+v) = %v, want %v", now.Sub(base), limit, opts, g, w)
+		}
+		for _, m := range got {
+			if m.TargetKey == "" {
+				t.Errorf("claimed %s without its target key", m.ID)
+			}
+		}
+	}
+	// The oldest due first, whatever the target.
+	claim(base, 1, outbox.ClaimOptions{PerTarget: 2}, as[0])
+	claim(base, 10, outbox.ClaimOptions{PerTarget: 2, Skip: []string{c}}, as[1], as[2], b1)
+	claim(base, 10, outbox.ClaimOptions{PerTarget: 1, Skip: []string{a, "bcl:unknown"}}, c1)
+	claim(base, 10, outbox.ClaimOptions{PerTarget: 1}, as[3], c2)
+	claim(base, 10, outbox.ClaimOptions{PerTarget: 1})
+	claim(base.Add(time.Second), 10, outbox.ClaimOptions{PerTarget: 2, Skip: []string{a, b}}, cLater)
+}
+
+// testDeferTarget: a failing target's waiting messages wait as a whole; later ones,
+// finished ones, leases that end later and other targets keep their times.
+func testDeferTarget(t *testing.T, s Stores) {
+	ctx := t.Context()
+	o := newOutbox(t, s)
+	a, b := random(t, "bcl:a-"), random(t, "bcl:b-")
+	// long is leased for a day, leased until base: both in flight somewhere.
+	long := o.pushTo(a, base.Add(-time.Hour))
+	got, err := s.Outbox.Claim(ctx, base.Add(-time.Hour), 24*time.Hour, 10, outbox.ClaimOptions{})
+	must(t, "Claim(long lease)", err)
+	if len(got) != 1 || got[0].ID != long.ID {
+		t.Fatalf("Claim(long lease) = %v, want [%s]", ids(got), long.ID)
+	}
+	leased := o.pushTo(a, base.Add(-time.Minute))
+	o.claim(base.Add(-time.Minute), 10, leased)
+	due, later := o.pushTo(a, base), o.pushTo(a, base.Add(2*time.Hour))
+	delivered := o.pushTo(a, base)
+	must(t, "MarkDelivered", s.Outbox.MarkDelivered(ctx, delivered.ID, base))
+	other := o.pushTo(b, base)
+
+	must(t, "DeferTarget", s.Outbox.DeferTarget(ctx, a, base.Add(10*time.Minute).In(elsewhere)))
+	done := func(ms []outbox.Message) {
+		for _, m := range ms {
+			must(t, "MarkDelivered", s.Outbox.MarkDelivered(ctx, m.ID, base))
+		}
+	}
+	done(o.claim(base.Add(10*time.Minute-time.Microsecond), 10, other))
+	done(o.claim(base.Add(10*time.Minute), 10, due, leased))
+	done(o.claim(base.Add(2*time.Hour), 10, later))
+	o.claim(base.Add(23*time.Hour), 10, long)
+	// Deferring never brings a message forward (long is leased until base+23h1m).
+	must(t, "DeferTarget(earlier)", s.Outbox.DeferTarget(ctx, a, base))
+	o.claim(base.Add(23*time.Hour+time.Second), 10)
+}
+
+// testNextDue: the earliest time a claim could take something, leaving out skipped
+// targets, finished and pulled messages; a lease counts at its end.
+func testNextDue(t *testing.T, s Stores) {
+	ctx := t.Context()
+	o := newOutbox(t, s)
+	next := func(want time.Time, skip ...string) {
+		t.Helper()
+		got, err := s.Outbox.NextDue(ctx, skip)
+		must(t, "NextDue", err)
+		if !got.Equal(want) {
+			t.Fatalf("NextDue(skip %v) = %v, want %v", skip, got, want)
+		}
+	}
+	// Other tests share the database: only what is due before base counts here, so
+	// this test's messages are due in the far past.
+	past := base.Add(-100 * 365 * 24 * time.Hour)
+	a, b := random(t, "bcl:a-"), random(t, "bcl:b-")
+	o.pull(random(t, "stream-"), past.Add(-3*time.Hour))
+	given := o.pushTo(a, past.Add(-2*time.Hour))
+	must(t, "MarkGivenUp", s.Outbox.MarkGivenUp(ctx, given.ID, 1, past, "400"))
+	leased := o.pushTo(a, past.Add(-time.Hour))
+	got, err := s.Outbox.Claim(ctx, past.Add(-time.Hour), time.Minute, 1, outbox.ClaimOptions{Skip: []string{b}})
+	must(t, "Claim", err)
+	if len(got) != 1 || got[0].ID != leased.ID {
+		t.Fatalf("Claim = %v, want [%s]", ids(got), leased.ID)
+	}
+	o.pushTo(b, past.Add(time.Minute).In(elsewhere))
+	o.pushTo(a, past.Add(time.Hour))
+	next(past.Add(-time.Hour + time.Minute))
+	// Skipping a target leaves out its messages only.
+	next(past.Add(time.Minute), a)
+	next(past.Add(time.Minute), a, "bcl:unknown")
 }
 
 func testMarkDelivered(t *testing.T, s Stores) {
@@ -411,6 +522,33 @@ func testGiveUpStream(t *testing.T, s Stores) {
 	}
 }
 
+// testUndelivered: a stream's messages neither delivered nor given up, push and pull,
+// counted up to the limit; other streams' are not.
+func testUndelivered(t *testing.T, s Stores) {
+	ctx := t.Context()
+	o := newOutbox(t, s)
+	s1, s2 := random(t, "stream-"), random(t, "stream-")
+	o.push(s1, base)
+	o.pull(s1, base)
+	o.pull(s1, base.Add(time.Second))
+	acked := o.pull(s1, base)
+	if n, err := s.Outbox.Acknowledge(ctx, s1, []string{acked.ID}, base, ""); err != nil || n != 1 {
+		t.Fatalf("Acknowledge = %d, %v", n, err)
+	}
+	delivered, given := o.push(s1, base), o.push(s1, base)
+	must(t, "MarkDelivered", s.Outbox.MarkDelivered(ctx, delivered.ID, base))
+	must(t, "MarkGivenUp", s.Outbox.MarkGivenUp(ctx, given.ID, 1, base, "400"))
+	o.pull(s2, base)
+	for _, tc := range []struct {
+		stream      string
+		limit, want int
+	}{{s1, 10, 3}, {s1, 3, 3}, {s1, 2, 2}, {s2, 10, 1}, {random(t, "stream-"), 10, 0}} {
+		if n, err := s.Outbox.Undelivered(ctx, tc.stream, tc.limit); err != nil || n != tc.want {
+			t.Errorf("Undelivered(limit %d) = %d, %v; want %d", tc.limit, n, err, tc.want)
+		}
+	}
+}
+
 func testRetarget(t *testing.T, s Stores) {
 	ctx := t.Context()
 	o := newOutbox(t, s)
@@ -452,13 +590,18 @@ func testConcurrentClaim(t *testing.T, s Stores) {
 		// long lease keeps those from coming back.
 		now := base.Add(time.Duration(r) * time.Second)
 		for i := range msgs {
-			o.push("", now.Add(-time.Duration(i)*time.Microsecond))
+			o.pushTo(fmt.Sprintf("bcl:rp-%d", i%5), now.Add(-time.Duration(i)*time.Microsecond))
 		}
 		claimed := make([][]outbox.Message, workers)
 		errs := make([]error, workers)
 		race(workers, func(w int) {
 			for {
-				ms, err := s.Outbox.Claim(ctx, now, time.Hour, 3)
+				// Half the workers spread their claims over targets, as the worker does.
+				opts := outbox.ClaimOptions{}
+				if w%2 == 0 {
+					opts.PerTarget = 2
+				}
+				ms, err := s.Outbox.Claim(ctx, now, time.Hour, 3, opts)
 				if err != nil || len(ms) == 0 {
 					errs[w] = err
 					return
@@ -470,7 +613,7 @@ func testConcurrentClaim(t *testing.T, s Stores) {
 			must(t, fmt.Sprintf("concurrent Claim by worker %d", w), err)
 		}
 		// A worker stops when its batch was taken by others; sweep what is left.
-		rest, err := s.Outbox.Claim(ctx, now, time.Hour, msgs)
+		rest, err := s.Outbox.Claim(ctx, now, time.Hour, msgs, outbox.ClaimOptions{})
 		must(t, "Claim the rest", err)
 		for _, ms := range append(claimed, rest) {
 			for _, m := range ms {

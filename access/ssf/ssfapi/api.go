@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/weft-fabric/weft/access/ssf"
@@ -263,6 +264,12 @@ func (h *Handler) verify(c echo.Context) error {
 		return invalid("stream_id", "is required")
 	}
 	if err := h.Transmitter.Verify(c.Request().Context(), client, in.StreamID, in.State); err != nil {
+		var limited *ssf.RateLimitError
+		if errors.As(err, &limited) {
+			c.Response().Header().Set("Retry-After", strconv.Itoa(limited.RetryAfterSeconds()))
+			return &httpserver.Problem{Status: http.StatusTooManyRequests, Title: "Too many requests",
+				Detail: "Verification requests for this stream are limited (SSF 1.0 section 8.1.4); retry after the time in Retry-After."}
+		}
 		return answer(err)
 	}
 	return c.NoContent(http.StatusNoContent)

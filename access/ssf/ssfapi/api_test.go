@@ -10,10 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/weft-fabric/weft/access/outbox"
 	"github.com/weft-fabric/weft/access/ssf"
 	"github.com/weft-fabric/weft/identity"
 	"github.com/weft-fabric/weft/identity/sqlstore/sqltest"
@@ -581,5 +583,118 @@ func TestStreams_PeopleMustBeAdmins(t *testing.T) {
 	}
 	if got := en.call(http.MethodPost, ssf.PathStream, tokA, body); got.code != http.StatusCreated {
 		t.Fatalf("the receiver's own token: %d %s", got.code, got.body)
+	}
+}
+
+// TestSSF_VerifyRateLimit: verification requests are limited per stream (a burst of
+// three, then one every ten seconds): beyond it 429 problem+json with Retry-After, and
+// nothing is queued. Another receiver probing the stream gets 404 and spends nothing,
+// and the receiver's other stream has its own budget.
+func TestSSF_VerifyRateLimit(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, en *env) {
+		en.tr.VerifyLimit = nil // the default limit
+		s := en.create(t, tokA, pollStream("limited"))
+		other := en.create(t, tokA, pollStream("other"))
+		verify := func(tok, id, state string) response {
+			return en.call(http.MethodPost, "/ssf/verify", tok, `{"stream_id":"`+id+`","state":"`+state+`"}`)
+		}
+		for range 5 {
+			ok(t, verify(tokB, s.StreamID, "probe"), http.StatusNotFound, nil)
+		}
+		for _, state := range []string{"one", "two", "three"} {
+			ok(t, verify(tokA, s.StreamID, state), http.StatusNoContent, nil)
+		}
+		r := verify(tokA, s.StreamID, "four")
+		if r.code != http.StatusTooManyRequests || !strings.HasPrefix(r.header.Get("Content-Type"), "application/problem+json") {
+			t.Fatalf("fourth verification = %s (%s), want 429 problem+json", r, r.header.Get("Content-Type"))
+		}
+		if ra, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || ra < 1 || ra > 10 {
+			t.Fatalf("Retry-After = %q, want 1 to 10 seconds", r.header.Get("Retry-After"))
+		}
+		ok(t, verify(tokA, other.StreamID, "elsewhere"), http.StatusNoContent, nil)
+		if p := en.poll(t, tokA, s.StreamID, `{"returnImmediately":true}`); len(p.Sets) != 3 {
+			t.Fatalf("queued %d verification SETs, want 3 (the refused one queues nothing)", len(p.Sets))
+		}
+	})
+}
+
+// TestSSF_LongPollBounded (review S1): at most two long polls wait on one stream; a
+// third answers at once instead of adding to the queries the waits cost. A waiting poll
+// is woken when a SET is queued, without waiting for its next look.
+func TestSSF_LongPollBounded(t *testing.T) {
+	en := newEnv(t, sqltest.SQLite)
+	en.tr.LongPoll = 5 * time.Second
+	en.tr.Wake = outbox.NewSignal()
+	s := en.create(t, tokA, pollStream("bounded"))
+	type answer struct {
+		r   response
+		dur time.Duration
+	}
+	answers := make(chan answer, 3)
+	poll := func() {
+		start := time.Now()
+		r := en.call(http.MethodPost, "/ssf/poll/"+s.StreamID, tokA, `{}`)
+		answers <- answer{r, time.Since(start)}
+	}
+	go poll()
+	go poll()
+	time.Sleep(300 * time.Millisecond) // both are waiting
+	go poll()
+	select {
+	case a := <-answers:
+		if a.r.code != http.StatusOK || a.dur > 2*time.Second {
+			t.Fatalf("third poll = %s after %s, want an empty answer at once", a.r, a.dur)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("a third long poll waited alongside two others")
+	}
+	// A SET arrives: the waiting polls answer at once with it.
+	ok(t, en.call(http.MethodPost, "/ssf/verify", tokA, `{"stream_id":"`+s.StreamID+`","state":"now"}`), http.StatusNoContent, nil)
+	woke := time.Now()
+	en.tr.Wake.Notify()
+	for range 2 {
+		select {
+		case a := <-answers:
+			var p pollAnswer
+			a.r.decode(t, &p)
+			if a.r.code != http.StatusOK || len(p.Sets) != 1 {
+				t.Fatalf("woken poll = %s", a.r)
+			}
+			// Sooner than the one-second look a poll takes unwoken.
+			if d := time.Since(woke); d > 900*time.Millisecond {
+				t.Fatalf("a waiting poll answered %s after the wake-up", d)
+			}
+		case <-time.After(3 * time.Second):
+			t.Fatal("a waiting poll was not woken by the queued SET")
+		}
+	}
+}
+
+// TestSSF_PendingCap: a stream whose receiver leaves its SETs waiting is disabled with
+// the reason once it holds the cap, rather than growing the outbox without end; its
+// waiting SETs are dropped and nothing more is queued until it is enabled again.
+func TestSSF_PendingCap(t *testing.T) {
+	en := newEnv(t, sqltest.SQLite)
+	en.tr.MaxPending = 3
+	s := en.create(t, tokA, pollStream("never polled"))
+	for _, state := range []string{"1", "2", "3", "4", "5"} {
+		ok(t, en.call(http.MethodPost, "/ssf/verify", tokA, `{"stream_id":"`+s.StreamID+`","state":"`+state+`"}`), http.StatusNoContent, nil)
+	}
+	var st struct {
+		Status string `json:"status"`
+		Reason string `json:"reason"`
+	}
+	ok(t, en.call(http.MethodGet, "/ssf/status?stream_id="+s.StreamID, tokA, ""), http.StatusOK, &st)
+	if st.Status != "disabled" || !strings.Contains(st.Reason, "3 security events were waiting undelivered") {
+		t.Fatalf("status = %+v, want disabled with the reason", st)
+	}
+	if p := en.poll(t, tokA, s.StreamID, `{"returnImmediately":true}`); len(p.Sets) != 0 {
+		t.Fatalf("a disabled stream served %d SETs", len(p.Sets))
+	}
+	// Enabled again, it receives again.
+	ok(t, en.call(http.MethodPost, "/ssf/status", tokA, `{"stream_id":"`+s.StreamID+`","status":"enabled"}`), http.StatusOK, nil)
+	ok(t, en.call(http.MethodPost, "/ssf/verify", tokA, `{"stream_id":"`+s.StreamID+`","state":"again"}`), http.StatusNoContent, nil)
+	if p := en.poll(t, tokA, s.StreamID, `{"returnImmediately":true}`); len(p.Sets) != 2 { // stream-updated and the verification
+		t.Fatalf("after enabling, %d SETs, want 2", len(p.Sets))
 	}
 }

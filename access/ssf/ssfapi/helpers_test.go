@@ -156,7 +156,9 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 		// The issuer https://id.example is not on loopback; names resolve through
 		// fakeDNS, and the guard never dials (Client above makes no calls).
 		URLs:    outbound.New(outbound.Policy{}, outbound.Options{Resolver: fakeDNS, Dial: noDial}),
-		Secrets: newSecretBox(t)}
+		Secrets: newSecretBox(t),
+		// The tests verify freely; TestSSF_VerifyRateLimit puts the real limit back.
+		VerifyLimit: ssf.NewLocalLimiter(time.Millisecond, 1000)}
 
 	en := &env{t: t, db: db, tr: tr, tokens: gatetest.NewTokens()}
 	en.mint(tokA, rcvA, ssf.Scope)

@@ -144,7 +144,7 @@ func TestDelivery_HangingReceiverDoesNotStall(t *testing.T) {
 
 	evil := e.token("poll-receiver", "poll-receiver-secret", "weft:ssf")
 	for i := range 2 {
-		s := e.createStream(evil, fmt.Sprintf(`{"delivery":{"method":"%s","endpoint_url":"%s/hang/%d"},"events_requested":["%s"]}`,
+		s := e.createStream(evil, fmt.Sprintf(`{"delivery":{"method":"%s","endpoint_url":"%s/hang/%d"},"default_subjects":"ALL","events_requested":["%s"]}`,
 			methodPush, hang, i, evSessionRevoked))
 		for range 3 {
 			if code, _ := e.call(http.MethodPost, "/ssf/verify", evil, `{"stream_id":"`+s.StreamID+`"}`, nil); code != http.StatusNoContent {
@@ -153,7 +153,7 @@ func TestDelivery_HangingReceiverDoesNotStall(t *testing.T) {
 		}
 	}
 	rcv := e.token("demo-receiver", "demo-receiver-secret", "weft:ssf")
-	e.createStream(rcv, `{"delivery":{"method":"`+methodPush+`","endpoint_url":"`+good.URL+`/events"},"events_requested":["`+evSessionRevoked+`"]}`)
+	e.createStream(rcv, `{"delivery":{"method":"`+methodPush+`","endpoint_url":"`+good.URL+`/events"},"default_subjects":"ALL","events_requested":["`+evSessionRevoked+`"]}`)
 	sid := e.signInAt("bc-rp")
 	time.Sleep(300 * time.Millisecond) // the hanging deliveries are under way
 
@@ -241,7 +241,7 @@ func TestSSF_RPInitiatedLogout(t *testing.T) {
 	push := newArrivals(t, http.StatusAccepted)
 	e := newSSFEnv(t, sqltest.SQLite)
 	rcv := e.token("demo-receiver", "demo-receiver-secret", "weft:ssf")
-	e.createStream(rcv, `{"delivery":{"method":"`+methodPush+`","endpoint_url":"`+push.URL+`/events"},"events_requested":["`+evSessionRevoked+`"]}`)
+	e.createStream(rcv, `{"delivery":{"method":"`+methodPush+`","endpoint_url":"`+push.URL+`/events"},"default_subjects":"ALL","events_requested":["`+evSessionRevoked+`"]}`)
 	ctx := context.Background()
 	b := e.browser()
 	v := oauth2.GenerateVerifier()

@@ -107,13 +107,13 @@ clients:
 	soar := token(issuer, "demo-soar", "demo-soar-secret", "weft:revoke")
 	good := token(issuer, "demo-receiver", "demo-receiver-secret", "weft:ssf")
 	evil := token(issuer, "bench-hanging-receiver", "bench-hanging-secret", "weft:ssf")
-	call(issuer, http.MethodPost, "/ssf/stream", good, fmt.Sprintf(`{"delivery":{"method":%q,"endpoint_url":%q},"events_requested":[%q]}`,
+	call(issuer, http.MethodPost, "/ssf/stream", good, fmt.Sprintf(`{"delivery":{"method":%q,"endpoint_url":%q},"default_subjects":"ALL","events_requested":[%q]}`,
 		pushMethod, set.url+"/events", sessionRevoked), http.StatusCreated, nil)
 	for i := range *hanging {
 		var s struct {
 			StreamID string `json:"stream_id"`
 		}
-		call(issuer, http.MethodPost, "/ssf/stream", evil, fmt.Sprintf(`{"delivery":{"method":%q,"endpoint_url":"%s/hang/%d"},"events_requested":[%q]}`,
+		call(issuer, http.MethodPost, "/ssf/stream", evil, fmt.Sprintf(`{"delivery":{"method":%q,"endpoint_url":"%s/hang/%d"},"default_subjects":"ALL","events_requested":[%q]}`,
 			pushMethod, hang, i, sessionRevoked), http.StatusCreated, &s)
 		for range 3 {
 			call(issuer, http.MethodPost, "/ssf/verify", evil, `{"stream_id":"`+s.StreamID+`"}`, http.StatusNoContent, nil)

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/weft-fabric/weft/access"
 	"github.com/weft-fabric/weft/access/throttle"
 	"github.com/weft-fabric/weft/identity/password"
@@ -36,6 +38,10 @@ type SecretVerifier struct {
 	// knows a secret can add a correct one, so wrong guesses can never push a gateway's
 	// verdict out and make it pay argon2id (and the throttle) again.
 	right, wrong map[[32]byte]time.Time
+	// flight makes concurrent checks of one secret against one hash share a single
+	// argon2id run: a gateway that opens fifty connections at once (a start, a new node)
+	// would otherwise need fifty runs, most of them turned away by the bounded pool.
+	flight singleflight.Group
 }
 
 // ErrSecretMismatch is returned by Compare when the secret is wrong.
@@ -94,7 +100,7 @@ func (v *SecretVerifier) Compare(ctx context.Context, hash, secret []byte) error
 		// throttle must answer the same whether an id is a client's or nobody's.
 		return ErrSecretMismatch
 	}
-	err = v.hasher.Verify(ctx, string(secret), string(hash))
+	err = v.verify(ctx, k, hash, secret)
 	if errors.Is(err, password.ErrBusy) || ctx.Err() != nil {
 		res.Cancel(context.WithoutCancel(ctx))
 		return att.undecidedBy(err) // nothing was checked: not a verdict, never cached (the caller answers 503)
@@ -115,6 +121,15 @@ func (v *SecretVerifier) Compare(ctx context.Context, hash, secret []byte) error
 	// argon2id run, not one per retry.
 	v.store(v.wrong, k, now)
 	return ErrSecretMismatch
+}
+
+// verify runs the argon2id check, once for every caller that asks about the same secret
+// and hash at the same time. The run does not end with the first caller's request.
+func (v *SecretVerifier) verify(ctx context.Context, k [32]byte, hash, secret []byte) error {
+	_, err, _ := v.flight.Do(string(k[:]), func() (any, error) {
+		return nil, v.hasher.Verify(context.WithoutCancel(ctx), string(secret), string(hash))
+	})
+	return err
 }
 
 // reserve returns the request's reservation, taking it on the first call. Without a

@@ -107,3 +107,37 @@ func BenchmarkSecretVerifier_Uncached(b *testing.B) {
 		}
 	}
 }
+
+// TestSecretVerifier_ConcurrentChecksShareOneRun: a gateway opening many connections at
+// once presents its (uncached) secret many times at once. With one hashing slot and a
+// 1 ms wait, separate runs would be turned away as busy; shared, every check succeeds.
+func TestSecretVerifier_ConcurrentChecksShareOneRun(t *testing.T) {
+	h, err := password.NewHasher(password.Params{MemoryKiB: password.MinMemoryKiB, Time: 4, Threads: 1, SaltLen: 16, KeyLen: 32},
+		password.WithPool(1, time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := newVerifier(t, h, time.Minute, 100)
+	hash, err := v.Hash(context.Background(), []byte("gateway-secret-123"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	start := make(chan struct{})
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			<-start
+			errs <- v.Compare(context.Background(), hash, []byte("gateway-secret-123"))
+		}()
+	}
+	close(start)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatalf("a concurrent check of the right secret failed: %v", err)
+		}
+	}
+	if r := h.Stats().Rejected; r != 0 {
+		t.Fatalf("%d checks were turned away by the pool", r)
+	}
+}

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
 	"github.com/weft-fabric/weft/access"
 	"github.com/weft-fabric/weft/access/throttle"
 	"github.com/weft-fabric/weft/identity/password"
@@ -38,10 +36,19 @@ type SecretVerifier struct {
 	// knows a secret can add a correct one, so wrong guesses can never push a gateway's
 	// verdict out and make it pay argon2id (and the throttle) again.
 	right, wrong map[[32]byte]time.Time
-	// flight makes concurrent checks of one secret against one hash share a single
-	// argon2id run: a gateway that opens fifty connections at once (a start, a new node)
-	// would otherwise need fifty runs, most of them turned away by the bounded pool.
-	flight singleflight.Group
+	// checking holds the checks under way, by cache key. A check of the same secret
+	// against the same hash joins the one under way instead of reserving and hashing on
+	// its own: a gateway that opens fifty connections at once (a start, a new node)
+	// would otherwise need fifty argon2id runs and fifty reservations, and be turned
+	// away (busy, or throttled) with its correct secret. A joiner adds neither hashing
+	// nor a guess, so it is not counted.
+	checking map[[32]byte]*check
+}
+
+// check is one verification under way; err is its outcome once done is closed.
+type check struct {
+	done chan struct{}
+	err  error
 }
 
 // ErrSecretMismatch is returned by Compare when the secret is wrong.
@@ -54,7 +61,7 @@ func NewSecretVerifier(h *password.Hasher, g *throttle.ClientAuth, ttl time.Dura
 		return nil, err
 	}
 	return &SecretVerifier{hasher: h, throttle: g, ttl: ttl, max: max,
-		right: make(map[[32]byte]time.Time), wrong: make(map[[32]byte]time.Time)}, nil
+		right: make(map[[32]byte]time.Time), wrong: make(map[[32]byte]time.Time), checking: make(map[[32]byte]*check)}, nil
 }
 
 func cacheKey(hash, secret []byte) [32]byte {
@@ -86,21 +93,55 @@ func (v *SecretVerifier) Compare(ctx context.Context, hash, secret []byte) error
 	v.mu.Lock()
 	rightUntil, right := v.right[k]
 	wrongUntil, wrong := v.wrong[k]
+	fresh := right && now.Before(rightUntil)
+	c, joined := v.checking[k]
+	if !fresh && !joined {
+		c = &check{done: make(chan struct{})}
+		v.checking[k] = c
+	}
 	v.mu.Unlock()
-	if right && now.Before(rightUntil) {
+	if fresh {
 		att.succeeded(ctx)
 		return nil
 	}
+	if joined {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return att.undecidedBy(ctx.Err())
+		}
+		switch {
+		case c.err == nil:
+			att.succeeded(ctx)
+			return nil
+		case errors.Is(c.err, ErrSecretMismatch):
+			return ErrSecretMismatch
+		default:
+			return att.undecidedBy(c.err) // refused or busy: the same answer
+		}
+	}
+	c.err = v.check(ctx, att, k, hash, secret, wrong && now.Before(wrongUntil), now)
+	v.mu.Lock()
+	delete(v.checking, k)
+	v.mu.Unlock()
+	close(c.done)
+	return c.err
+}
+
+// check reserves, hashes and caches one verification (Compare's work once it is not
+// answered from the cache or by a check under way).
+func (v *SecretVerifier) check(ctx context.Context, att *authAttempt, k [32]byte, hash, secret []byte, knownWrong bool, now time.Time) error {
 	res, err := v.reserve(ctx, att, hash)
 	if err != nil {
 		return att.undecidedBy(err)
 	}
-	if wrong && now.Before(wrongUntil) {
+	if knownWrong {
 		// A wrong secret repeated costs no hashing, but counts like any failure: the
 		// throttle must answer the same whether an id is a client's or nobody's.
 		return ErrSecretMismatch
 	}
-	err = v.verify(ctx, k, hash, secret)
+	// Joiners wait on this run: it does not end with the first caller's request.
+	err = v.hasher.Verify(context.WithoutCancel(ctx), string(secret), string(hash))
 	if errors.Is(err, password.ErrBusy) || ctx.Err() != nil {
 		res.Cancel(context.WithoutCancel(ctx))
 		return att.undecidedBy(err) // nothing was checked: not a verdict, never cached (the caller answers 503)
@@ -121,15 +162,6 @@ func (v *SecretVerifier) Compare(ctx context.Context, hash, secret []byte) error
 	// argon2id run, not one per retry.
 	v.store(v.wrong, k, now)
 	return ErrSecretMismatch
-}
-
-// verify runs the argon2id check, once for every caller that asks about the same secret
-// and hash at the same time. The run does not end with the first caller's request.
-func (v *SecretVerifier) verify(ctx context.Context, k [32]byte, hash, secret []byte) error {
-	_, err, _ := v.flight.Do(string(k[:]), func() (any, error) {
-		return nil, v.hasher.Verify(context.WithoutCancel(ctx), string(secret), string(hash))
-	})
-	return err
 }
 
 // reserve returns the request's reservation, taking it on the first call. Without a

@@ -110,14 +110,23 @@ func BenchmarkSecretVerifier_Uncached(b *testing.B) {
 
 // TestSecretVerifier_ConcurrentChecksShareOneRun: a gateway opening many connections at
 // once presents its (uncached) secret many times at once. With one hashing slot and a
-// 1 ms wait, separate runs would be turned away as busy; shared, every check succeeds.
+// 1 ms wait, separate runs would be turned away as busy, and with a throttle that lets
+// one failure in, separate reservations as throttled; joined, every check succeeds.
 func TestSecretVerifier_ConcurrentChecksShareOneRun(t *testing.T) {
 	h, err := password.NewHasher(password.Params{MemoryKiB: password.MinMemoryKiB, Time: 4, Threads: 1, SaltLen: 16, KeyLen: 32},
 		password.WithPool(1, time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := newVerifier(t, h, time.Minute, 100)
+	one := throttle.Limit{Rate: 1, Period: time.Hour, Burst: 1}
+	g, err := throttle.NewClientAuth(throttle.NewLocal(), throttle.ClientAuthLimits{PerClient: one, PerIP: one, KnownFor: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := oauth.NewSecretVerifier(h, g, time.Minute, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
 	hash, err := v.Hash(context.Background(), []byte("gateway-secret-123"))
 	if err != nil {
 		t.Fatal(err)

@@ -48,6 +48,7 @@ func main() {
 		mu        sync.Mutex
 		latencies []time.Duration
 		failed    atomic.Int64
+		failures  = map[string]int{} // by status code or error, under mu
 		dropped   atomic.Int64
 		inFlight  atomic.Int64
 		wg        sync.WaitGroup
@@ -75,6 +76,9 @@ func main() {
 			resp, err := client.Do(req)
 			if err != nil {
 				failed.Add(1)
+				mu.Lock()
+				failures[errKind(err)]++
+				mu.Unlock()
 				return
 			}
 			_, _ = io.Copy(io.Discard, resp.Body)
@@ -82,6 +86,9 @@ func main() {
 			took := time.Since(due)
 			if resp.StatusCode != http.StatusOK {
 				failed.Add(1)
+				mu.Lock()
+				failures[resp.Status]++
+				mu.Unlock()
 				return
 			}
 			mu.Lock()
@@ -100,6 +107,18 @@ func main() {
 	fmt.Printf("rate %d/s for %v: %d ok, %d failed, %d dropped; p50 %.2f ms p90 %.2f ms p99 %.2f ms max %.2f ms\n",
 		*rate, *dur, len(latencies), failed.Load(), dropped.Load(),
 		ms(pct(0.50)), ms(pct(0.90)), ms(pct(0.99)), ms(pct(1)))
+	if len(failures) > 0 {
+		fmt.Printf("  failures: %v\n", failures)
+	}
+}
+
+// errKind shortens a client error to its kind, for counting.
+func errKind(err error) string {
+	s := err.Error()
+	if i := strings.LastIndex(s, ": "); i >= 0 {
+		s = s[i+2:]
+	}
+	return s
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -42,11 +42,11 @@ type SecretVerifier struct {
 	// would otherwise need fifty argon2id runs and fifty reservations, and be turned
 	// away (busy, or throttled) with its correct secret. A joiner adds neither hashing
 	// nor a guess, so it is not counted.
-	checking map[[32]byte]*check
+	checking map[[32]byte]*pendingCheck
 }
 
-// check is one verification under way; err is its outcome once done is closed.
-type check struct {
+// pendingCheck is one verification under way; err is its outcome once done is closed.
+type pendingCheck struct {
 	done chan struct{}
 	err  error
 }
@@ -61,7 +61,7 @@ func NewSecretVerifier(h *password.Hasher, g *throttle.ClientAuth, ttl time.Dura
 		return nil, err
 	}
 	return &SecretVerifier{hasher: h, throttle: g, ttl: ttl, max: max,
-		right: make(map[[32]byte]time.Time), wrong: make(map[[32]byte]time.Time), checking: make(map[[32]byte]*check)}, nil
+		right: make(map[[32]byte]time.Time), wrong: make(map[[32]byte]time.Time), checking: make(map[[32]byte]*pendingCheck)}, nil
 }
 
 func cacheKey(hash, secret []byte) [32]byte {
@@ -96,7 +96,7 @@ func (v *SecretVerifier) Compare(ctx context.Context, hash, secret []byte) error
 	fresh := right && now.Before(rightUntil)
 	c, joined := v.checking[k]
 	if !fresh && !joined {
-		c = &check{done: make(chan struct{})}
+		c = &pendingCheck{done: make(chan struct{})}
 		v.checking[k] = c
 	}
 	v.mu.Unlock()

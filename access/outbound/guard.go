@@ -75,10 +75,12 @@ func New(p Policy, o Options) *Guard {
 // then runs on a laptop, and the relying parties it calls run there too.
 func IssuerOnLoopback(issuer string) bool {
 	u, err := url.Parse(issuer)
-	return err == nil && isLoopbackHost(u.Hostname())
+	return err == nil && IsLoopbackHost(u.Hostname())
 }
 
-func isLoopbackHost(h string) bool {
+// IsLoopbackHost reports whether h (a URL's host name, without port) is localhost or a
+// loopback address, IPv4-mapped included.
+func IsLoopbackHost(h string) bool {
 	if strings.EqualFold(h, "localhost") {
 		return true
 	}
@@ -127,7 +129,7 @@ func (g *Guard) checkSyntax(raw string) (*url.URL, error) {
 	if u.Hostname() == "" {
 		return nil, fmt.Errorf("%w: needs a host", ErrRefused)
 	}
-	if u.Scheme == "http" && (!g.policy.Loopback || !isLoopbackHost(u.Hostname())) {
+	if u.Scheme == "http" && (!g.policy.Loopback || !IsLoopbackHost(u.Hostname())) {
 		return nil, fmt.Errorf("%w: must be https (http only to a loopback host on a development set-up)", ErrRefused)
 	}
 	return u, nil

@@ -165,28 +165,7 @@ func (s *Service) Disable(ctx context.Context, clients ClientStatusSetter, machi
 	default:
 		return Record{}, false, invalid("disable", "applies to a client or subject selector only")
 	}
-	ch := identity.Change{Actor: actor, Reason: reason, Initiator: identity.InitiatorPolicy}
-	var changed bool
-	err := s.d.Tx.InTx(context.WithValue(identity.WithChange(ctx, &ch), keyKey{}, keyed{key: key, hash: hash}), func(ctx context.Context) error {
-		var err error
-		changed, err = set(ctx)
-		return err
-	})
-	switch {
-	case errors.Is(err, identity.ErrConflict) && key != "":
-		// A concurrent retry with the same key won; the status change rolled back.
-		if prev, ok, perr := s.replay(ctx, actor, key, hash); ok || perr != nil {
-			return prev, ok, perr
-		}
-		return Record{}, false, err
-	case err != nil:
-		return Record{}, false, err
-	case !changed || ch.Txn == "":
-		// Disabled by another request between our read and our change: revoke again.
-		return s.revoke(ctx, actor, key, sel, reason, mode{disable: true})
-	}
-	rec, err := s.d.Store.RevocationByID(ctx, ch.Txn)
-	return rec, false, err
+	return s.revokeByStatusChange(ctx, actor, key, hash, sel, reason, mode{disable: true}, set)
 }
 
 // ChangeClientStatus disables or enables a client as ch's actor (the admin API, the

@@ -141,9 +141,22 @@ func (s *Service) Suspend(ctx context.Context, users StatusChanger, actor, key, 
 	if u.Status != identity.StatusActive {
 		return s.revoke(ctx, actor, key, sel, reason, mode{suspend: true})
 	}
+	return s.revokeByStatusChange(ctx, actor, key, hash, sel, reason, mode{suspend: true}, func(ctx context.Context) (bool, error) {
+		_, changed, err := users.SetStatus(ctx, userID, identity.StatusSuspended)
+		return changed, err
+	})
+}
+
+// revokeByStatusChange makes the status change set, as actor, in one transaction with
+// the revocation the directory's observers record for it, and returns that record (the
+// revocation API's "suspend" and "disable"). set reports whether the status changed.
+func (s *Service) revokeByStatusChange(ctx context.Context, actor, key, hash string, sel Selector, reason string, m mode,
+	set func(ctx context.Context) (bool, error)) (Record, bool, error) {
 	ch := identity.Change{Actor: actor, Reason: reason, Initiator: identity.InitiatorPolicy}
-	err = s.d.Tx.InTx(context.WithValue(identity.WithChange(ctx, &ch), keyKey{}, keyed{key: key, hash: hash}), func(ctx context.Context) error {
-		_, _, err := users.SetStatus(ctx, userID, identity.StatusSuspended)
+	var changed bool
+	err := s.d.Tx.InTx(context.WithValue(identity.WithChange(ctx, &ch), keyKey{}, keyed{key: key, hash: hash}), func(ctx context.Context) error {
+		var err error
+		changed, err = set(ctx)
 		return err
 	})
 	switch {
@@ -156,11 +169,11 @@ func (s *Service) Suspend(ctx context.Context, users StatusChanger, actor, key, 
 		return Record{}, false, err
 	case err != nil:
 		return Record{}, false, err
-	case ch.Txn == "":
-		// Another request suspended the user between our read and our change, so the
-		// status did not change and nothing was revoked on our behalf: revoke again, as
-		// for a user who was suspended already.
-		return s.revoke(ctx, actor, key, sel, reason, mode{suspend: true})
+	case !changed || ch.Txn == "":
+		// Another request changed the status between our read and our change, so
+		// nothing was revoked on our behalf: revoke again, as for a subject whose status
+		// was changed already.
+		return s.revoke(ctx, actor, key, sel, reason, m)
 	}
 	rec, err := s.d.Store.RevocationByID(ctx, ch.Txn)
 	return rec, false, err

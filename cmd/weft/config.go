@@ -886,19 +886,11 @@ func checkIssuer(s string) string {
 		return "must not have a fragment"
 	case strings.HasSuffix(u.Path, "/"):
 		return fmt.Sprintf("must not end with a slash (use %q)", strings.TrimRight(s, "/"))
-	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+	case u.Scheme == "http" && !outbound.IsLoopbackHost(u.Hostname()):
 		// Tokens and cookies would cross the network in clear.
 		return "http issuer only allowed on loopback; use https"
 	}
 	return ""
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // urlProblem describes a parse failure without the URL itself: *url.Error quotes the

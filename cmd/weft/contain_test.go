@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -193,19 +192,9 @@ func TestContainment_AcrossNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts two weft processes")
 	}
-	bin := weftBinary(t)
-	env := []string{
-		"WEFT_DATABASE_URL=" + sqltest.PostgresURL(t), "WEFT_REDIS_URL=" + redisURL(t), "WEFT_REDIS_PREFIX=weft-test:" + randomString() + ":",
-		"WEFT_KEY_ENCRYPTION_KEY=" + testKEK, "WEFT_ARGON2_MEMORY_KIB=8192", "WEFT_ARGON2_THREADS=1",
-		"WEFT_DATA_DIR=" + filepath.Join(t.TempDir(), "data"), "WEFT_LOG_LEVEL=info",
-	}
-	addr1 := closedPort(t)
-	env = append(env, "WEFT_ISSUER=http://"+addr1)
-	cli := &cliEnv{t: t, environ: env}
-	cli.ok("", "migrate", "up")
-	cli.ok("", "apply", "-f", exampleFabric)
-	n1 := startNode(t, bin, env, "node-1", addr1, "")
-	n2 := startNode(t, bin, env, "node-2", closedPort(t), "")
+	f := newFabric(t)
+	n1 := startNode(t, f.bin, f.env, "node-1", f.addr1, "")
+	n2 := startNode(t, f.bin, f.env, "node-2", closedPort(t), "")
 	n1.waitReady(t)
 	n2.waitReady(t)
 	o1, o2 := &oidcEnv{t: t, issuer: n1.base}, &oidcEnv{t: t, issuer: n2.base}

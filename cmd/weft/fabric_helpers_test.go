@@ -33,7 +33,8 @@ type fabric struct {
 	soar   string // the SOAR tool's access token
 }
 
-func newFabric(t *testing.T) *fabric {
+// newFabric sets the fabric up; extra adds WEFT_* settings for every process.
+func newFabric(t *testing.T, extra ...string) *fabric {
 	t.Helper()
 	f := &fabric{t: t, bin: weftBinary(t), redis: redisURL(t), addr1: closedPort(t)}
 	f.issuer = "http://" + f.addr1
@@ -42,6 +43,7 @@ func newFabric(t *testing.T) *fabric {
 		"WEFT_KEY_ENCRYPTION_KEY=" + testKEK, "WEFT_ARGON2_MEMORY_KIB=8192", "WEFT_ARGON2_THREADS=1",
 		"WEFT_DATA_DIR=" + filepath.Join(t.TempDir(), "data"), "WEFT_LOG_LEVEL=info", "WEFT_ISSUER=" + f.issuer,
 	}
+	f.env = append(f.env, extra...)
 	cli := &cliEnv{t: t, environ: f.env}
 	cli.ok("", "migrate", "up")
 	cli.ok("", "apply", "-f", exampleFabric)

@@ -6,11 +6,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/weft-fabric/weft/identity/sqlstore/sqltest"
 )
 
 // Failed client authentications are counted once for the cluster: two `weft serve`
@@ -22,21 +19,10 @@ func TestThrottle_SharedAcrossNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts two weft processes")
 	}
-	bin := weftBinary(t)
-	env := []string{
-		"WEFT_DATABASE_URL=" + sqltest.PostgresURL(t), "WEFT_REDIS_URL=" + redisURL(t), "WEFT_REDIS_PREFIX=weft-test:" + randomString() + ":",
-		"WEFT_KEY_ENCRYPTION_KEY=" + testKEK, "WEFT_ARGON2_MEMORY_KIB=8192", "WEFT_ARGON2_THREADS=1",
-		"WEFT_DATA_DIR=" + filepath.Join(t.TempDir(), "data"), "WEFT_LOG_LEVEL=info",
-		"WEFT_CLIENT_AUTH_FAILURES_PER_IP=5", "WEFT_CLIENT_AUTH_FAILURES_PER_CLIENT=8",
+	f := newFabric(t, "WEFT_CLIENT_AUTH_FAILURES_PER_IP=5", "WEFT_CLIENT_AUTH_FAILURES_PER_CLIENT=8",
 		// The count is the point here; held refusals would let the bucket refill meanwhile.
-		"WEFT_CLIENT_AUTH_REFUSAL_HOLD=0s",
-	}
-	addr1 := closedPort(t)
-	env = append(env, "WEFT_ISSUER=http://"+addr1)
-	cli := &cliEnv{t: t, environ: env}
-	cli.ok("", "migrate", "up")
-	cli.ok("", "apply", "-f", exampleFabric)
-	nodes := []*node{startNode(t, bin, env, "node-1", addr1, ""), startNode(t, bin, env, "node-2", closedPort(t), "")}
+		"WEFT_CLIENT_AUTH_REFUSAL_HOLD=0s")
+	nodes := []*node{startNode(t, f.bin, f.env, "node-1", f.addr1, ""), startNode(t, f.bin, f.env, "node-2", closedPort(t), "")}
 	for _, n := range nodes {
 		n.waitReady(t)
 	}

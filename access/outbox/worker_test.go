@@ -3,7 +3,6 @@ package outbox_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/weft-fabric/weft/access/outbox"
+	"github.com/weft-fabric/weft/access/outbox/outboxtest"
 	accsql "github.com/weft-fabric/weft/access/sqlstore"
 	"github.com/weft-fabric/weft/identity/sqlstore/sqltest"
 )
@@ -63,38 +63,6 @@ func post(ctx context.Context, m outbox.Message) error {
 		return fmt.Errorf("answered %d", resp.StatusCode)
 	}
 	return nil
-}
-
-// hangingListener accepts connections and never answers; it stands for a receiver
-// (or a black-holed address) that costs every attempt its whole timeout.
-func hangingListener(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	return "http://" + ln.Addr().String() + "/hang"
 }
 
 // env is an outbox on a real SQLite database.
@@ -163,7 +131,7 @@ func newCounter(t *testing.T, status int) *counter {
 // attempt's timeout in turn.)
 func TestWorker_HangingTargetDoesNotStall(t *testing.T) {
 	e := newEnv(t)
-	hang := hangingListener(t)
+	hang := outboxtest.HangingListener(t) + "/hang"
 	for range 40 {
 		e.enqueue("ssf:evil", hang)
 	}
@@ -327,7 +295,7 @@ func TestWorker_GiveUpAfterAge(t *testing.T) {
 // attempt, so the next node to run takes them instead of waiting for the lease to lapse.
 func TestWorker_ShutdownReleases(t *testing.T) {
 	e := newEnv(t)
-	hang := hangingListener(t)
+	hang := outboxtest.HangingListener(t) + "/hang"
 	for range 3 {
 		e.enqueue("ssf:slow", hang)
 	}

@@ -5,52 +5,19 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/weft-fabric/weft/access/outbox/outboxtest"
 	"github.com/weft-fabric/weft/identity"
 	"github.com/weft-fabric/weft/identity/sqlstore/sqltest"
 )
-
-// hangingListener accepts connections and never answers: a receiver (or a black-holed
-// address) that costs each delivery attempt its whole timeout. Loopback only.
-func hangingListener(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	return "http://" + ln.Addr().String()
-}
 
 // arrivals is a receiver that notes when each request arrives and answers status.
 type arrivals struct {
@@ -139,7 +106,7 @@ func (e *ssfEnv) signInAt(client string) string {
 func TestDelivery_HangingReceiverDoesNotStall(t *testing.T) {
 	bcl := newArrivals(t, http.StatusOK)
 	good := newArrivals(t, http.StatusAccepted)
-	hang := hangingListener(t)
+	hang := outboxtest.HangingListener(t)
 	e := &ssfEnv{oidcEnv: newOIDCEnvWith(t, sqltest.SQLite, bcRP(bcl.URL+"/bcl"), "WEFT_OUTBOX_POLL_INTERVAL=1h")}
 
 	evil := e.token("poll-receiver", "poll-receiver-secret", "weft:ssf")

@@ -113,11 +113,18 @@ func cloneValue(v any) any {
 
 // GetExtraClaims adds sid and token_type to introspection responses (RFC 7662).
 func (s *Session) GetExtraClaims() map[string]interface{} {
-	out := map[string]interface{}{"token_type": "Bearer"}
-	if s.SID != "" {
-		out["sid"] = s.SID
-	}
+	out := map[string]interface{}{}
+	s.RangeExtraClaims(func(k, v string) { out[k] = v })
 	return out
+}
+
+// RangeExtraClaims calls fn with each claim GetExtraClaims returns, without building
+// the map: the lean introspection path writes them straight into its answer.
+func (s *Session) RangeExtraClaims(fn func(key, value string)) {
+	fn("token_type", "Bearer")
+	if s.SID != "" {
+		fn("sid", s.SID)
+	}
 }
 
 // GetJWTClaims implements oauth2.JWTSessionContainer for JWT access tokens (RFC 9068):

@@ -105,6 +105,7 @@ type env struct {
 	clock *testClock
 	// signals hears of the sessions revocations (and logouts) end.
 	signals *signals
+	handler *oauth.Handler
 
 	alice, bob identity.User
 	machine    identity.MachineIdentity // demo-m2m acts for it
@@ -204,7 +205,7 @@ func newEnvWith(t *testing.T, b sqltest.Backend, limits throttle.ClientAuthLimit
 	h.Register(e)
 
 	en := &env{t: t, e: e, db: db, dir: dir, sessions: sessions, consents: consents, clients: clients, keys: km,
-		audit: audit, cookies: cookies, logs: logs, confirmations: confirmations, clock: clock, signals: signals}
+		audit: audit, cookies: cookies, logs: logs, confirmations: confirmations, clock: clock, signals: signals, handler: h}
 	en.alice = en.user(identity.NewUser{Username: "alice", Email: "alice@example.com", DisplayName: "Alice Example"})
 	en.bob = en.user(identity.NewUser{Username: "bob", Email: "bob@example.com", DisplayName: "Bob Builder"})
 	if en.machine, err = dir.CreateMachine(ctx, identity.NewMachine{Name: "ci-runner", OwnerID: en.bob.ID}); err != nil {

@@ -31,6 +31,9 @@ func (h *Handler) introspect(c echo.Context) error {
 		return nil
 	}
 	id, _ := url.QueryUnescape(raw)
+	if h.introspectLean(c, id) {
+		return nil
+	}
 	allowed := false
 	if cl, err := h.Clients.Client(ctx, id); err == nil {
 		allowed = cl.Introspection
@@ -69,16 +72,7 @@ func (h *Handler) introspect(c echo.Context) error {
 // own client it is reported as what it is, token_type "refresh_token" with its own exp.
 func (h *Handler) introspected(c echo.Context, ir fosite.IntrospectionResponder, caller string) {
 	ctx := c.Request().Context()
-	info := httpserver.ClientInfo(c, "")
-	res, err := h.Gate.Decide(ctx, gate.Request{Action: policy.ActionIntrospect, IP: info.IP, UserAgent: info.UserAgent},
-		ir.GetTokenUse(), ir.GetAccessRequester())
-	if err != nil {
-		h.Logger.ErrorContext(ctx, "introspection: no decision could be made; answering inactive", "error", err.Error())
-	}
-	if err != nil || !res.Allow {
-		if err == nil {
-			h.Logger.DebugContext(ctx, "introspection: token not active for this request", "reasons", policy.Codes(res.Reasons))
-		}
+	if !h.gateAllows(c, ir.GetTokenUse(), ir.GetAccessRequester()) {
 		h.Provider.WriteIntrospectionError(ctx, c.Response(), fosite.ErrInactiveToken)
 		return
 	}
@@ -92,6 +86,23 @@ func (h *Handler) introspected(c echo.Context, ir fosite.IntrospectionResponder,
 		return
 	}
 	h.Provider.WriteIntrospectionResponse(ctx, c.Response(), ir)
+}
+
+// gateAllows asks the gate about an introspected token. Anything but allow is false,
+// with the reasons in the log; a decision that cannot be made is false too.
+func (h *Handler) gateAllows(c echo.Context, use fosite.TokenUse, ar fosite.AccessRequester) bool {
+	ctx := c.Request().Context()
+	info := httpserver.ClientInfo(c, "")
+	res, err := h.Gate.Decide(ctx, gate.Request{Action: policy.ActionIntrospect, IP: info.IP, UserAgent: info.UserAgent}, use, ar)
+	switch {
+	case err != nil:
+		h.Logger.ErrorContext(ctx, "introspection: no decision could be made; answering inactive", "error", err.Error())
+		return false
+	case !res.Allow:
+		h.Logger.DebugContext(ctx, "introspection: token not active for this request", "reasons", policy.Codes(res.Reasons))
+		return false
+	}
+	return true
 }
 
 // writeRefreshIntrospection writes fosite's answer for a refresh token with what fosite

@@ -71,6 +71,10 @@ type Provider struct {
 	cfg    Config
 	fosite *fosite.Config
 	store  access.TokenStorage
+	// For the lean introspection path: the access token strategy fosite uses, and the
+	// secret verifier when it is the caching one (nil otherwise: no lean path).
+	tokens  oauth2.CoreStrategy
+	secrets *SecretVerifier
 }
 
 // NewProvider composes fosite with Weft's security defaults: PKCE required for every
@@ -145,7 +149,8 @@ func NewProvider(cfg Config, store access.TokenStorage, signers Signers, secrets
 		fc.ClientAuthenticationStrategy = store.ClientAuthentication(
 			assertionAudience(cfg.Issuer, f.DefaultClientAuthenticationStrategy, issuerAuth.DefaultClientAuthenticationStrategy))
 	}
-	return &Provider{OAuth2Provider: p, cfg: cfg, fosite: fc, store: store}, nil
+	verifier, _ := secrets.(*SecretVerifier)
+	return &Provider{OAuth2Provider: p, cfg: cfg, fosite: fc, store: store, tokens: formats, secrets: verifier}, nil
 }
 
 // Issuer returns the configured issuer.

@@ -379,6 +379,10 @@ func TestRevocationFanout_Faults(t *testing.T) {
 			t.Fatal("node 2 is not fresh before the partition")
 		}
 		hitsBefore := metric(t, n2, "weft_token_cache_hits_total")
+		// The gateway's steady state, which the partition must not fool.
+		if metric(t, n2, "weft_introspection_lean_total") == 0 {
+			t.Fatal("node 2 answered no introspection on the lean path")
+		}
 		p2.freeze()
 		r := f.revokeSubject(n1, sub, http.StatusCreated)
 		if !slices.Contains(r.Nodes.Missing, "node-2") {

@@ -94,6 +94,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Add
 	registerHashingMetrics(reg, a.hasher)
 	registerFabricMetrics(reg, a.fanout)
 	registerThrottleMetrics(reg, a, api.logins)
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "weft_introspection_lean_total",
+		Help: "Introspections answered on the lean path (a caller with a cached secret verdict, an active access token)."},
+		func() float64 { return float64(api.oauth.LeanIntrospections()) }))
 	registerOutboxMetrics(reg, api.outbox)
 	e := httpserver.New(httpserver.Options{
 		Logger:   log,

@@ -82,6 +82,10 @@ func (s *Store) Rollback(ctx context.Context) error { return translate(kTx, s.db
 
 func (s *Store) conn(ctx context.Context) *gorm.DB { return s.db.Conn(ctx) }
 
+// InTransaction reports whether ctx carries a transaction of this store's database
+// (revocation.TokenCache shares only reads made outside one).
+func (s *Store) InTransaction(ctx context.Context) bool { return s.db.InTransaction(ctx) }
+
 // kind describes one table of grant state.
 type kind struct {
 	table  string

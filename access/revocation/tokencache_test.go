@@ -310,3 +310,181 @@ func TestTokenCache_Publishing(t *testing.T) {
 		t.Fatal("a revocation.revocation that could not be published reported success")
 	}
 }
+
+// PeekAccessToken lends what GetAccessTokenSession would serve from memory and nothing
+// else: never a database read, never an entry an event reached, never while the node
+// is not fresh, never an inactive token.
+func TestTokenCache_Peek(t *testing.T) {
+	store := newMemTokens()
+	store.add("sig", "req", "alice", "s1", "web")
+	store.add("other", "req2", "bob", "s2", "web")
+	store.add("dead", "req3", "carol", "s3", "web")
+	store.deactivate(func(t *memToken) bool { return t.requestID == "req3" })
+	var fresh atomic.Bool
+	fresh.Store(true)
+	c := revocation.NewTokenCache(store, time.Minute, 100)
+	c.Attach(fresh.Load, nil)
+
+	if _, ok := c.PeekAccessToken("sig"); ok {
+		t.Fatal("a token never looked up was lent")
+	}
+	if n := store.lookups.Load(); n != 0 {
+		t.Fatalf("peeking read the store %d times", n)
+	}
+	for _, sig := range []string{"sig", "other", "dead"} {
+		_, _ = lookup(c, sig)
+	}
+	r, ok := c.PeekAccessToken("sig")
+	if !ok || r.GetSession().GetSubject() != "alice" || r.GetID() != "req" {
+		t.Fatalf("peek = %v, %v", r, ok)
+	}
+	if _, ok := c.PeekAccessToken("dead"); ok {
+		t.Fatal("an inactive token was lent")
+	}
+	fresh.Store(false)
+	stale := c.Stats().Stale
+	if _, ok := c.PeekAccessToken("sig"); ok {
+		t.Fatal("a node that is not fresh lent a cached token")
+	}
+	if c.Stats().Stale != stale {
+		t.Fatal("a peek counted a stale read it did not make")
+	}
+	fresh.Store(true)
+	// Another node revoked alice's session: the event reaches the entry.
+	c.Apply(revocation.Event{SIDs: []string{"s1"}})
+	if _, ok := c.PeekAccessToken("sig"); ok {
+		t.Fatal("a token an event revoked was lent")
+	}
+	if _, ok := c.PeekAccessToken("other"); !ok {
+		t.Fatal("an event about another session dropped bob's token")
+	}
+	if n := store.lookups.Load(); n != 3 {
+		t.Fatalf("store lookups = %d, want 3 (the first lookups only)", n)
+	}
+}
+
+// sharingTokens is memTokens that can tell a transaction's context (txCtxKey), as the
+// database-backed store can: the cache shares its reads only outside one.
+type sharingTokens struct{ *memTokens }
+
+type txCtxKey struct{}
+
+func (sharingTokens) InTransaction(ctx context.Context) bool { return ctx.Value(txCtxKey{}) != nil }
+
+// Concurrent misses of one token share one read, unless a caller may know more than
+// the read: an event applied since it began, a node that is not fresh, a transaction.
+func TestTokenCache_ConcurrentMissesShareARead(t *testing.T) {
+	setup := func() (*memTokens, *revocation.TokenCache, *atomic.Bool) {
+		store := newMemTokens()
+		store.add("sig", "req", "alice", "s1", "web")
+		store.hold = make(chan chan struct{}, 16)
+		c := revocation.NewTokenCache(sharingTokens{store}, time.Minute, 100)
+		fresh := &atomic.Bool{}
+		fresh.Store(true)
+		c.Attach(fresh.Load, nil)
+		return store, c, fresh
+	}
+	type result struct {
+		r   fosite.Requester
+		err error
+	}
+	start := func(c *revocation.TokenCache, ctx context.Context, n int) chan result {
+		out := make(chan result, n)
+		for range n {
+			go func() {
+				r, err := c.GetAccessTokenSession(ctx, "sig", access.NewSession("", "", ""))
+				out <- result{r, err}
+			}()
+		}
+		return out
+	}
+	// waitJoined gives the callers time to reach the cache (and join, or not).
+	waitJoined := func() { time.Sleep(50 * time.Millisecond) }
+	// next is the next read to reach the store, held until released.
+	next := func(t *testing.T, store *memTokens) chan struct{} {
+		t.Helper()
+		select {
+		case r := <-store.hold:
+			return r
+		case <-time.After(5 * time.Second):
+			t.Fatal("no read reached the store: a caller joined a read it should not have")
+			return nil
+		}
+	}
+
+	t.Run("shared", func(t *testing.T) {
+		store, c, _ := setup()
+		out := start(c, context.Background(), 10)
+		release := next(t, store)
+		waitJoined()
+		close(release)
+		for len(store.hold) > 0 { // reads that did not join, released so that they end
+			close(<-store.hold)
+		}
+		var sessions []*access.Session
+		for range 10 {
+			res := <-out
+			if res.err != nil || res.r.GetSession().GetSubject() != "alice" {
+				t.Fatalf("lookup = %v, %v", res.r, res.err)
+			}
+			sessions = append(sessions, res.r.GetSession().(*access.Session))
+		}
+		if n := store.lookups.Load(); n != 1 {
+			t.Fatalf("store lookups = %d, want 1 shared by 10 callers", n)
+		}
+		sessions[0].Subject = "changed"
+		for _, s := range sessions[1:] {
+			if s.Subject != "alice" {
+				t.Fatal("callers that shared a read share its session: one's change reached another")
+			}
+		}
+	})
+
+	t.Run("an event applied meanwhile", func(t *testing.T) {
+		store, c, _ := setup()
+		first := start(c, context.Background(), 1)
+		release := next(t, store) // read "active" before the revocation
+		defer close(release)
+		store.deactivate(func(t *memToken) bool { return t.subject == "alice" })
+		c.Apply(revocation.Event{Subject: "alice"})
+		later := start(c, context.Background(), 1) // arrives after the revocation
+		close(next(t, store))
+		if res := <-later; !errors.Is(res.err, fosite.ErrInactiveToken) {
+			t.Fatalf("a lookup after the revocation joined a read from before it: %v", res.err)
+		}
+		release <- struct{}{}
+		if res := <-first; res.err != nil {
+			t.Fatalf("the read that began before the revocation = %v", res.err)
+		}
+	})
+
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+		stop func(fresh *atomic.Bool)
+	}{
+		{"in a transaction", context.WithValue(context.Background(), txCtxKey{}, true), func(*atomic.Bool) {}},
+		{"node not fresh", context.Background(), func(f *atomic.Bool) { f.Store(false) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store, c, fresh := setup()
+			tc.stop(fresh)
+			out := start(c, tc.ctx, 3)
+			var held []chan struct{}
+			for range 3 { // all three in the store at once: none joined another
+				held = append(held, next(t, store))
+			}
+			for _, r := range held {
+				close(r)
+			}
+			for range 3 {
+				if res := <-out; res.err != nil {
+					t.Fatal(res.err)
+				}
+			}
+			if n := store.lookups.Load(); n != 3 {
+				t.Fatalf("store lookups = %d, want 3", n)
+			}
+		})
+	}
+}

@@ -285,6 +285,13 @@ func (db *DB) Lock(ctx context.Context, name string) error {
 	return tx.Exec("SELECT pg_advisory_xact_lock(hashtext(?))", name).Error
 }
 
+// InTransaction reports whether ctx carries a transaction: a read made with it sees the
+// transaction's own writes, so it must not be shared with callers outside it.
+func (db *DB) InTransaction(ctx context.Context) bool {
+	_, ok := ctx.Value(txKey{}).(*gorm.DB)
+	return ok
+}
+
 // Conn returns the transaction carried by ctx, or the pool. Every store method starts
 // with it so that it joins a caller's transaction.
 func (db *DB) Conn(ctx context.Context) *gorm.DB {

@@ -64,6 +64,29 @@ type Decider interface {
 	Decide(ctx context.Context, r Request) (Decision, error)
 }
 
+// Entity is a subject or resource as an enforcement point names it (AuthZEN's subject
+// and resource): a type, an id, and properties that reach the policy as attributes.
+type Entity struct {
+	Type       string         `json:"type"`
+	ID         string         `json:"id"`
+	Properties map[string]any `json:"properties,omitempty"`
+}
+
+// Query is a decision asked in general terms by any enforcement point (an AuthZEN Access
+// Evaluation): who, doing what, on what, in which context.
+type Query struct {
+	Subject          Entity
+	Action           string
+	ActionProperties map[string]any
+	Resource         Entity
+	Context          map[string]any
+}
+
+// Evaluator answers general queries: the policy decision point behind AuthZEN.
+type Evaluator interface {
+	Evaluate(ctx context.Context, q Query) (Decision, error)
+}
+
 // AllowAll is the policy until the Cedar engine lands: every request is allowed.
 type AllowAll struct{}
 

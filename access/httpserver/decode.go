@@ -63,6 +63,18 @@ func (e *FieldError) Error() string {
 //
 // Problem details never quote the body: it may hold passwords or tokens.
 func DecodeJSON(c echo.Context, v any, limit int64) error {
+	return decodeJSON(c, v, limit, true)
+}
+
+// DecodeJSONAllowUnknown is DecodeJSON for a protocol whose specification requires
+// receivers to ignore members they do not know (AuthZEN Authorization API 1.0 section
+// 10.1.1, for forward compatibility): the same rules, except that a member v does not
+// declare is skipped instead of refused.
+func DecodeJSONAllowUnknown(c echo.Context, v any, limit int64) error {
+	return decodeJSON(c, v, limit, false)
+}
+
+func decodeJSON(c echo.Context, v any, limit int64, strict bool) error {
 	r := c.Request()
 	if mt, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType)); err != nil || mt != echo.MIMEApplicationJSON {
 		return &Problem{Status: http.StatusUnsupportedMediaType, Title: "Unsupported Media Type",
@@ -90,7 +102,9 @@ func DecodeJSON(c echo.Context, v any, limit int64) error {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
 	}

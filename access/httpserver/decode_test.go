@@ -1,6 +1,7 @@
 package httpserver
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -180,6 +181,54 @@ func TestDuplicateMember(t *testing.T) {
 			t.Errorf("%s: %v, want none", tc.body, err)
 		case tc.field != "" && (fe == nil || fe.Field != tc.field || fe.Reason != reasonDuplicate):
 			t.Errorf("%s: %#v, want duplicate %q", tc.body, err, tc.field)
+		}
+	}
+}
+
+func TestDecodeJSONAllowUnknown(t *testing.T) {
+	e := echo.New()
+	run := func(ctype, body string) (decodeTarget, error) {
+		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+		if ctype != "" {
+			req.Header.Set(echo.HeaderContentType, ctype)
+		}
+		var v decodeTarget
+		return v, DecodeJSONAllowUnknown(e.NewContext(req, httptest.NewRecorder()), &v, decodeLimit)
+	}
+	// Unknown members, also nested ones, are skipped; the known ones still decode.
+	v, err := run("application/json", `{"name":"a","x":{"y":1},"inner":{"flag":true,"colour":1}}`)
+	if err != nil || v.Name != "a" || !v.Inner.Flag {
+		t.Fatalf("decoded %+v, %v", v, err)
+	}
+	// Every other rule of DecodeJSON holds.
+	for _, tc := range []struct {
+		name, ctype, body string
+		status            int
+	}{
+		{"wrong type", "application/json", `{"name":42}`, 400},
+		{"duplicate unknown member", "application/json", `{"x":1,"x":2}`, 400},
+		{"trailing data", "application/json", `{"x":1} {}`, 400},
+		{"malformed", "application/json", `{"x":1,}`, 400},
+		{"not an object", "application/json", `[]`, 400},
+		{"too large", "application/json", padded(decodeLimit + 1), 413},
+		{"not json", "text/plain", `{}`, 415},
+	} {
+		_, err := run(tc.ctype, tc.body)
+		var (
+			fe *FieldError
+			p  *Problem
+		)
+		switch {
+		case errors.As(err, &fe):
+			if tc.status != 400 {
+				t.Errorf("%s: %v, want %d", tc.name, err, tc.status)
+			}
+		case errors.As(err, &p):
+			if p.Status != tc.status {
+				t.Errorf("%s: %v, want %d", tc.name, err, tc.status)
+			}
+		default:
+			t.Errorf("%s: %v, want a %d", tc.name, err, tc.status)
 		}
 	}
 }

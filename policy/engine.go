@@ -459,4 +459,3 @@ func timeRecord(t time.Time) types.Record {
 func errQuery(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
 }
-

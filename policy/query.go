@@ -389,4 +389,3 @@ func zero(t resolved.IsType) (types.Value, bool) {
 	}
 	return nil, false
 }
-

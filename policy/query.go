@@ -26,19 +26,19 @@ var entityAliases = map[string]types.EntityType{
 	"route":            typeRoute,
 }
 
-// entityType resolves a query's type name: an alias, a fully qualified type the
-// schema declares ("Weft::User", "Acme::Document"), or a type of the Weft namespace
-// ("Document" for "Weft::Document").
+// entityType resolves a query's type name: an alias, a type the schema declares
+// ("Weft::User", "Acme::Document"), or a type of the Weft namespace ("Document" for
+// "Weft::Document"); exact spelling first, then in any case.
 func (c *Compiled) entityType(name string) (types.EntityType, bool) {
-	if t, ok := entityAliases[strings.ToLower(name)]; ok {
+	if t, ok := c.schema.entityTypes[name]; ok {
 		return t, true
 	}
-	for _, t := range []types.EntityType{types.EntityType(name), types.EntityType(namespace + "::" + name)} {
-		if _, ok := c.schema.resolved.Entities[t]; ok {
-			return t, true
-		}
+	lower := strings.ToLower(name)
+	if t, ok := entityAliases[lower]; ok {
+		return t, true
 	}
-	return "", false
+	t, ok := c.schema.entityTypes[lower]
+	return t, ok
 }
 
 // Evaluate implements Evaluator: the query's subject and resource become entities of

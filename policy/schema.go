@@ -41,6 +41,9 @@ type compiledSchema struct {
 	// actions maps the names callers use to the schema's actions: "login" for
 	// Weft::Action::"login", "Acme::deploy" for Acme::Action::"deploy".
 	actions map[string]types.EntityUID
+	// entityTypes maps the names queries use to the schema's entity types: the
+	// qualified name, and for the Weft namespace the bare one, each also in lower case.
+	entityTypes map[string]types.EntityType
 }
 
 func (s *compiledSchema) action(name string) (types.EntityUID, bool) {
@@ -93,6 +96,19 @@ func parseSchema(text string) (*compiledSchema, error) {
 			name = strings.TrimSuffix(string(uid.Type), "Action") + name
 		}
 		c.actions[name] = uid
+	}
+	c.entityTypes = make(map[string]types.EntityType, 4*len(r.Entities))
+	for et := range r.Entities {
+		names := []string{string(et)}
+		if short, ok := strings.CutPrefix(string(et), namespace+"::"); ok && !strings.Contains(short, "::") {
+			names = append(names, short)
+		}
+		for _, n := range names {
+			c.entityTypes[n] = et
+			if _, taken := c.entityTypes[strings.ToLower(n)]; !taken {
+				c.entityTypes[strings.ToLower(n)] = et
+			}
+		}
 	}
 	return c, nil
 }

@@ -318,7 +318,9 @@ func TestDecide_RequestReachesCedar(t *testing.T) {
 		{"groups attribute", `principal is Weft::User && principal.groups.contains("staff")`, nil},
 		{"email and status", `principal is Weft::User && principal.email like "*@example.com" && principal.status == "active"`, nil},
 		{"machine identity", `principal is Weft::MachineIdentity && principal.status == "active"`,
-			func(r *policy.Request) { r.Principal = policy.Principal{ID: "m", Kind: policy.KindMachine, Status: "active"} }},
+			func(r *policy.Request) {
+				r.Principal = policy.Principal{ID: "m", Kind: policy.KindMachine, Status: "active"}
+			}},
 		{"client", `principal == Weft::Client::"svc"`, func(r *policy.Request) { r.Principal = policy.Principal{ID: "svc", Kind: policy.KindClient} }},
 		{"action", `action == Weft::Action::"access"`, nil},
 		{"route", `resource is Weft::Route && resource.host == "pay.example" && resource.path == "/admin" && resource.sensitive && resource.application == Weft::Application::"payroll"`, nil},

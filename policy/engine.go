@@ -266,8 +266,7 @@ func (c *Compiled) Decide(_ context.Context, r Request) (Decision, error) {
 	if !ok {
 		return c.denied(ReasonUnknownAction, "The policy schema declares no action "+strconv.Quote(r.Action)+"."), nil
 	}
-	ents := &entities{}
-	req, err := c.request(r, action, ents)
+	req, ents, err := c.request(&r, action)
 	if err != nil {
 		return Decision{}, err
 	}
@@ -361,15 +360,34 @@ func (es *entities) Get(uid types.EntityUID) (types.Entity, bool) {
 	return types.Entity{}, false
 }
 
-// request maps r onto the Weft schema, adding the principal and resource entities to
-// ents.
-func (c *Compiled) request(r Request, action types.EntityUID, ents *entities) (cedar.Request, error) {
-	p := r.Principal
-	var principal types.Entity
-	switch p.Kind {
-	case KindUser:
-		principal = types.Entity{UID: types.NewEntityUID(typeUser, types.String(p.ID)), Attributes: types.NewRecord(types.RecordMap{
-			"email": types.String(p.Email), "status": types.String(p.Status), "groups": stringSet(p.Groups)})}
+// requestEntities are the principal and resource entities of one Request, built on
+// the first lookup: most policies never read an attribute or a parent (a decision
+// under the default set usually reads none), and building records is most of a
+// decision's work. One decision uses it from one goroutine.
+type requestEntities struct {
+	r              *Request
+	principal, app types.EntityUID
+	route          types.EntityUID // zero when the resource is the application
+	host, path     string
+	built          bool
+	ents           entities
+}
+
+// Get implements types.EntityGetter.
+func (re *requestEntities) Get(uid types.EntityUID) (types.Entity, bool) {
+	if !re.built {
+		re.build()
+		re.built = true
+	}
+	return re.ents.Get(uid)
+}
+
+func (re *requestEntities) build() {
+	p := &re.r.Principal
+	principal := types.Entity{UID: re.principal}
+	if re.principal.Type == typeUser {
+		principal.Attributes = types.NewRecord(types.RecordMap{
+			"email": types.String(p.Email), "status": types.String(p.Status), "groups": stringSet(p.Groups)})
 		if len(p.Groups) > 0 {
 			uids := make([]types.EntityUID, len(p.Groups))
 			for i, g := range p.Groups {
@@ -377,14 +395,32 @@ func (c *Compiled) request(r Request, action types.EntityUID, ents *entities) (c
 			}
 			principal.Parents = types.NewEntityUIDSet(uids...)
 		}
-	case KindMachine:
-		principal = types.Entity{UID: types.NewEntityUID(typeMachine, types.String(p.ID)), Attributes: statusRecord(p.Status)}
-	case KindClient:
-		principal = types.Entity{UID: types.NewEntityUID(typeClient, types.String(p.ID)), Attributes: statusRecord(p.Status)}
-	default:
-		return cedar.Request{}, fmt.Errorf("%w: unknown principal kind %q", ErrInvalid, p.Kind)
+	} else {
+		principal.Attributes = types.NewRecord(types.RecordMap{"status": types.String(p.Status)})
 	}
-	ents.add(principal)
+	re.ents.add(principal)
+	sensitive := types.Boolean(re.r.Sensitive)
+	re.ents.add(types.Entity{UID: re.app, Attributes: types.NewRecord(types.RecordMap{"sensitive": sensitive})})
+	if re.route != (types.EntityUID{}) {
+		re.ents.add(types.Entity{UID: re.route, Parents: types.NewEntityUIDSet(re.app), Attributes: types.NewRecord(types.RecordMap{
+			"host": types.String(re.host), "path": types.String(re.path), "application": re.app, "sensitive": sensitive})})
+	}
+}
+
+// request maps r onto the Weft schema: the cedar request, and the entities its
+// principal and resource name.
+func (c *Compiled) request(r *Request, action types.EntityUID) (cedar.Request, *requestEntities, error) {
+	re := &requestEntities{r: r}
+	switch r.Principal.Kind {
+	case KindUser:
+		re.principal = types.NewEntityUID(typeUser, types.String(r.Principal.ID))
+	case KindMachine:
+		re.principal = types.NewEntityUID(typeMachine, types.String(r.Principal.ID))
+	case KindClient:
+		re.principal = types.NewEntityUID(typeClient, types.String(r.Principal.ID))
+	default:
+		return cedar.Request{}, nil, fmt.Errorf("%w: unknown principal kind %q", ErrInvalid, r.Principal.Kind)
+	}
 
 	app, host, path := r.Application, r.RouteHost, r.RoutePath
 	if r.Action == ActionAPI && host == "" && path == "" && r.Resource != "" {
@@ -400,14 +436,11 @@ func (c *Compiled) request(r Request, action types.EntityUID, ents *entities) (c
 	if app == "" {
 		app = r.ClientID
 	}
-	sensitive := types.Boolean(r.Sensitive)
-	appUID := types.NewEntityUID(typeApplication, types.String(app))
-	ents.add(types.Entity{UID: appUID, Attributes: types.NewRecord(types.RecordMap{"sensitive": sensitive})})
-	resource := appUID
+	re.app = types.NewEntityUID(typeApplication, types.String(app))
+	resource := re.app
 	if host != "" || path != "" {
-		resource = types.NewEntityUID(typeRoute, types.String(host+path))
-		ents.add(types.Entity{UID: resource, Parents: types.NewEntityUIDSet(appUID), Attributes: types.NewRecord(types.RecordMap{
-			"host": types.String(host), "path": types.String(path), "application": appUID, "sensitive": sensitive})})
+		re.route, re.host, re.path = types.NewEntityUID(typeRoute, types.String(host+path)), host, path
+		resource = re.route
 	}
 
 	t := r.Time
@@ -415,8 +448,7 @@ func (c *Compiled) request(r Request, action types.EntityUID, ents *entities) (c
 		t = c.now()
 	}
 	cm := types.RecordMap{
-		"risk": types.NewRecord(types.RecordMap{"score": types.Long(r.RiskScore), "level": types.String(r.RiskLevel),
-			"reasons": stringSet(r.RiskReasons)}),
+		"risk":    riskRecord(r.RiskScore, r.RiskLevel, r.RiskReasons),
 		"country": types.String(r.Country),
 		"network": types.String(r.Network),
 		"device":  types.String(r.DeviceID),
@@ -432,11 +464,7 @@ func (c *Compiled) request(r Request, action types.EntityUID, ents *entities) (c
 			cm["ip"] = ip
 		}
 	}
-	return cedar.Request{Principal: principal.UID, Action: action, Resource: resource, Context: types.NewRecord(cm)}, nil
-}
-
-func statusRecord(status string) types.Record {
-	return types.NewRecord(types.RecordMap{"status": types.String(status)})
+	return cedar.Request{Principal: re.principal, Action: action, Resource: resource, Context: types.NewRecord(cm)}, re, nil
 }
 
 func stringSet(ss []string) types.Set {
@@ -450,9 +478,53 @@ func stringSet(ss []string) types.Set {
 	return types.NewSet(vs...)
 }
 
+// timeRecord is context.time for t. Requests of one second share one record: the
+// last one built is kept (records are immutable), so a busy node builds one a second.
 func timeRecord(t time.Time) types.Record {
+	epoch := t.Unix()
+	if last := lastTime.Load(); last != nil && last.epoch == epoch {
+		return last.rec
+	}
 	t = t.UTC()
-	return types.NewRecord(types.RecordMap{"epoch": types.Long(t.Unix()), "hour": types.Long(t.Hour()), "weekday": types.Long(t.Weekday())})
+	rec := types.NewRecord(types.RecordMap{"epoch": types.Long(epoch), "hour": types.Long(t.Hour()), "weekday": types.Long(t.Weekday())})
+	lastTime.Store(&timeEntry{epoch: epoch, rec: rec})
+	return rec
+}
+
+type timeEntry struct {
+	epoch int64
+	rec   types.Record
+}
+
+var lastTime atomic.Pointer[timeEntry]
+
+// riskLevels are the levels the risk engine gives, and "" (not scored).
+var riskLevels = [...]string{"", "none", "low", "medium", "high", "critical"}
+
+// riskRecords caches context.risk for the common case, a score 0..100 at a known
+// level without reasons: built once, shared (records are immutable).
+var riskRecords [len(riskLevels)][101]atomic.Pointer[types.Record]
+
+func riskRecord(score int, level string, reasons []string) types.Record {
+	build := func() types.Record {
+		return types.NewRecord(types.RecordMap{"score": types.Long(score), "level": types.String(level), "reasons": stringSet(reasons)})
+	}
+	if len(reasons) > 0 || score < 0 || score > 100 {
+		return build()
+	}
+	for i, l := range riskLevels {
+		if l != level {
+			continue
+		}
+		slot := &riskRecords[i][score]
+		if rec := slot.Load(); rec != nil {
+			return *rec
+		}
+		rec := build()
+		slot.Store(&rec)
+		return rec
+	}
+	return build()
 }
 
 // errQuery marks a query that cannot be mapped onto the schema.

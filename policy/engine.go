@@ -90,6 +90,10 @@ func (e *Engine) Load(v Version) (bool, error) {
 	return e.Install(c), nil
 }
 
+// Actions lists the actions the set in force can be asked about (its schema's), by
+// the names Decide and Evaluate take: what AuthZEN's action search evaluates.
+func (e *Engine) Actions(context.Context) []string { return e.cur.Load().Actions() }
+
 // Decide implements Decider with the set in force.
 func (e *Engine) Decide(ctx context.Context, r Request) (Decision, error) {
 	return e.cur.Load().Decide(ctx, r)
@@ -135,6 +139,7 @@ type Compiled struct {
 	// runs at most once per decision.
 	main    policyList
 	stepUps policyList
+	all     policyList // text order
 	byID    map[cedar.PolicyID]*policyEntry
 	tests   []TestCase
 	now     func() time.Time
@@ -143,13 +148,16 @@ type Compiled struct {
 // Version is the version number the set was compiled from.
 func (c *Compiled) Version() int64 { return c.version }
 
+// Actions lists the schema's actions by the names Decide and Evaluate take ("login",
+// or "Acme::deploy" for an action of another namespace), sorted. The slice is shared:
+// do not change it.
+func (c *Compiled) Actions() []string { return c.schema.actionNames }
+
 // PolicyIDs lists the set's policies in text order.
 func (c *Compiled) PolicyIDs() []string {
-	out := make([]string, 0, len(c.byID))
-	for _, l := range []policyList{c.main, c.stepUps} {
-		for _, e := range l {
-			out = append(out, string(e.id))
-		}
+	out := make([]string, len(c.all))
+	for i, e := range c.all {
+		out[i] = string(e.id)
 	}
 	return out
 }
@@ -231,7 +239,7 @@ func Compile(v Version) (*Compiled, error) {
 			c.main = append(c.main, e)
 		}
 	}
-	c.tests = v.Tests
+	c.all, c.tests = all, v.Tests
 	return c, nil
 }
 

@@ -598,3 +598,37 @@ func TestExpectation_JSON(t *testing.T) {
 		t.Fatal("a number was accepted as an expectation")
 	}
 }
+
+func TestCompiled_ActionsAndPolicyIDs(t *testing.T) {
+	e := policy.NewEngine()
+	if got, want := e.Actions(ctx), []string{"access", "api", "introspect", "login", "token"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("actions %v, want %v", got, want)
+	}
+	if got, want := e.Current().PolicyIDs(), []string{"deny-critical-risk", "deny-high-risk", "step-up-medium-risk-sensitive",
+		"deny-medium-risk-sensitive-machine", "allow-rest"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("policy ids %v, want %v", got, want)
+	}
+	c := compile(t, policy.Version{Schema: extendedSchema, Policies: "permit (principal, action, resource);"})
+	if got, want := c.Actions(), []string{"access", "api", "deploy", "introspect", "login", "read", "token"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("actions of the extended schema %v, want %v", got, want)
+	}
+	d, err := c.Decide(ctx, policy.Request{Principal: user("alice"), Action: "deploy", Application: "ci", Time: noon})
+	if err != nil || !d.Allow {
+		t.Fatalf("a declared action could not be decided: %+v %v", d, err)
+	}
+}
+
+// AuthZEN shares a batch's default subject, resource and context between evaluations:
+// Evaluate must not change them.
+func TestEvaluate_LeavesTheQueryAlone(t *testing.T) {
+	q := policy.Query{Subject: policy.Entity{Type: "user", ID: "alice", Properties: map[string]any{"groups": []any{"staff"}, "extra": nil}},
+		Action: "access", Resource: policy.Entity{Type: "route", ID: "r", Properties: map[string]any{"application": "payroll"}},
+		Context: map[string]any{"risk": map[string]any{"level": "medium"}, "country": "FR"}}
+	before, _ := json.Marshal(q)
+	if _, err := policy.NewEngine().Evaluate(ctx, q); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := json.Marshal(q); string(after) != string(before) {
+		t.Fatalf("the query changed:\n%s\n%s", before, after)
+	}
+}

@@ -41,6 +41,8 @@ type compiledSchema struct {
 	// actions maps the names callers use to the schema's actions: "login" for
 	// Weft::Action::"login", "Acme::deploy" for Acme::Action::"deploy".
 	actions map[string]types.EntityUID
+	// actionNames are the keys of actions, sorted.
+	actionNames []string
 	// entityTypes maps the names queries use to the schema's entity types: the
 	// qualified name, and for the Weft namespace the bare one, each also in lower case.
 	entityTypes map[string]types.EntityType
@@ -96,7 +98,9 @@ func parseSchema(text string) (*compiledSchema, error) {
 			name = strings.TrimSuffix(string(uid.Type), "Action") + name
 		}
 		c.actions[name] = uid
+		c.actionNames = append(c.actionNames, name)
 	}
+	slices.Sort(c.actionNames)
 	c.entityTypes = make(map[string]types.EntityType, 4*len(r.Entities))
 	for et := range r.Entities {
 		names := []string{string(et)}

@@ -632,3 +632,20 @@ func TestEvaluate_LeavesTheQueryAlone(t *testing.T) {
 		t.Fatalf("the query changed:\n%s\n%s", before, after)
 	}
 }
+
+// The default set stays valid, and passes its cases, under a schema that adds resource
+// types without a sensitive attribute.
+func TestDefault_UnderAnExtendedSchema(t *testing.T) {
+	v := policy.Default()
+	v.Schema = extendedSchema
+	c := compile(t, v)
+	if f := c.RunTests(ctx, v.Tests); len(f) != 0 {
+		t.Fatalf("default cases fail under the extended schema: %+v", f)
+	}
+	d, err := c.Evaluate(ctx, policy.Query{Subject: policy.Entity{Type: "user", ID: "alice"}, Action: "read",
+		Resource: policy.Entity{Type: "document", ID: "d1", Properties: map[string]any{"owner": "x", "classification": 1}},
+		Context: map[string]any{"purpose": "audit", "risk": map[string]any{"level": "medium"}}})
+	if err != nil || !d.Allow {
+		t.Fatalf("medium risk on a resource without sensitivity: %+v %v", d, err)
+	}
+}

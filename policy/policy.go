@@ -93,6 +93,8 @@ const (
 const StepUpReauthenticate = "reauthenticate"
 
 // Decision is a policy's answer. Reasons say why, for logs, receipts and gateways.
+// The engine may share Reasons and PolicyIDs between decisions: read them, do not
+// change their elements.
 type Decision struct {
 	Allow bool
 	// StepUp, when not empty, is the assurance (acr) the subject must reach first; it

@@ -644,7 +644,7 @@ func TestDefault_UnderAnExtendedSchema(t *testing.T) {
 	}
 	d, err := c.Evaluate(ctx, policy.Query{Subject: policy.Entity{Type: "user", ID: "alice"}, Action: "read",
 		Resource: policy.Entity{Type: "document", ID: "d1", Properties: map[string]any{"owner": "x", "classification": 1}},
-		Context: map[string]any{"purpose": "audit", "risk": map[string]any{"level": "medium"}}})
+		Context:  map[string]any{"purpose": "audit", "risk": map[string]any{"level": "medium"}}})
 	if err != nil || !d.Allow {
 		t.Fatalf("medium risk on a resource without sensitivity: %+v %v", d, err)
 	}

@@ -23,7 +23,8 @@ var transport = []string{"github.com/labstack/echo", "github.com/prometheus/clie
 // transportFree are the packages (relative to the module) that must not import transport.
 var transportFree = []string{"access", "access/revocation", "access/outbox", "access/backchannel", "access/websession",
 	"access/ssf", "access/keys", "access/apply", "access/sqlstore", "access/sqlstore/storetest", "access/redisstore",
-	"access/fositestore", "access/fositestore/storetest", "access/keys/keysql", "identity", "policy", "analytics"}
+	"access/fositestore", "access/fositestore/storetest", "access/keys/keysql", "identity", "policy", "policy/sqlstore",
+	"policy/storetest", "analytics"}
 
 // TestImportRules keeps the layout honest (see ../shared/STYLE.md, sections 1 and 8):
 // only store adapters touch gorm or go-redis; the domains import in one direction
@@ -64,6 +65,11 @@ func TestImportRules(t *testing.T) {
 				}
 			}
 			for _, f := range forbidden[domain] {
+				// A store adapter of another domain shares identity/sqlstore's database
+				// handle, and so depends on identity through it; its domain does not.
+				if isStore && f == module+"/identity" {
+					continue
+				}
 				if d == f || strings.HasPrefix(d, f+"/") {
 					t.Errorf("%s imports %s: %s must not depend on it", rel, d, domain)
 				}

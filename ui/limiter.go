@@ -1,8 +1,10 @@
 package ui
 
 import (
+	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/weft-fabric/weft/access/throttle"
 	"github.com/weft-fabric/weft/identity"
@@ -17,6 +19,9 @@ import (
 type Limiter struct {
 	throttle    *throttle.Login
 	maxInFlight int
+	// wait holds a login for the delay the throttle imposed (throttle.Wait; tests
+	// record the delay instead of timing it).
+	wait func(ctx context.Context, d time.Duration) error
 
 	mu       sync.Mutex
 	inFlight map[string]int
@@ -30,7 +35,7 @@ func NewLimiter(t *throttle.Login, maxInFlight int) (*Limiter, error) {
 	if maxInFlight < 1 {
 		return nil, errors.New("ui.NewLimiter: maxInFlight must be at least 1")
 	}
-	return &Limiter{throttle: t, maxInFlight: maxInFlight, inFlight: map[string]int{}}, nil
+	return &Limiter{throttle: t, maxInFlight: maxInFlight, wait: throttle.Wait, inFlight: map[string]int{}}, nil
 }
 
 // enter admits a login from ip unless ip has maxInFlight already; leave must be called

@@ -92,7 +92,7 @@ func (p *Pages) login(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := throttle.Wait(ctx, attempt.Delay); err != nil {
+	if err := p.Limiter.wait(ctx, attempt.Delay); err != nil {
 		attempt.Cancel(context.WithoutCancel(ctx))
 		return err
 	}

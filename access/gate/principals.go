@@ -14,6 +14,7 @@ import (
 type Subjects interface {
 	UserByID(ctx context.Context, id string) (identity.User, error)
 	MachineByID(ctx context.Context, id string) (identity.MachineIdentity, error)
+	GroupsOf(ctx context.Context, userID string) ([]identity.Group, error)
 }
 
 // DirectoryPrincipals resolves subjects from the directory: a user, else a machine
@@ -27,7 +28,16 @@ type DirectoryPrincipals struct {
 func (d DirectoryPrincipals) Principal(ctx context.Context, subject string) (policy.Principal, error) {
 	u, err := d.Subjects.UserByID(ctx, subject)
 	if err == nil {
-		return policy.Principal{ID: u.ID, Kind: policy.KindUser, Status: string(u.Status)}, nil
+		// Groups and email are what the central policy reads of a person.
+		groups, err := d.Subjects.GroupsOf(ctx, u.ID)
+		if err != nil {
+			return policy.Principal{}, err
+		}
+		names := make([]string, len(groups))
+		for i, g := range groups {
+			names[i] = g.Name
+		}
+		return policy.Principal{ID: u.ID, Kind: policy.KindUser, Status: string(u.Status), Email: u.Email, Groups: names}, nil
 	}
 	if !errors.Is(err, identity.ErrNotFound) {
 		return policy.Principal{}, err

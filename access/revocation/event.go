@@ -20,6 +20,9 @@ type Event struct {
 	ClientID   string   `json:"client_id,omitempty"`
 	// Durable marks a revocation recorded in the durable log, which has a receipt.
 	Durable bool `json:"durable,omitempty"`
+	// Policy announces that this version of the central policy is in force: every node
+	// loads it (Fanout.PolicyChanged). Such an event revokes nothing.
+	Policy int64 `json:"policy,omitempty"`
 }
 
 // matches reports whether the event reaches a token with these attributes.

@@ -18,7 +18,7 @@ var storePackages = []string{"sqlstore", "redisstore", "fositestore", "keysql", 
 // a store or the revocation service can be built (and tested) without a web server.
 var transport = []string{"github.com/labstack/echo", "github.com/prometheus/client_golang",
 	module + "/access/httpserver", module + "/access/oauth", module + "/access/gate", module + "/access/admin",
-	module + "/access/revocation/revocationapi", module + "/access/ssf/ssfapi", module + "/ui"}
+	module + "/access/revocation/revocationapi", module + "/access/ssf/ssfapi", module + "/access/authzen", module + "/ui"}
 
 // transportFree are the packages (relative to the module) that must not import transport.
 var transportFree = []string{"access", "access/revocation", "access/outbox", "access/backchannel", "access/websession",

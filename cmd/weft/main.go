@@ -119,6 +119,7 @@ func newRootCmd(c *cli) *cobra.Command {
 		newApplyCmd(c),
 		newUserCmd(c),
 		newGroupCmd(c),
+		newPolicyCmd(c),
 		newMachineCmd(c),
 		newClientCmd(c),
 		newKeysCmd(c),

@@ -60,6 +60,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Add
 	if err := bootstrapAdmin(ctx, a, cfg, log); err != nil {
 		return err
 	}
+	// The policy in force before the first request: the newest stored version, else
+	// the default set.
+	if _, err := a.policies.Sync(ctx); err != nil {
+		return fmt.Errorf("load the central policy: %w", err)
+	}
 	api, err := newHTTP(a)
 	if err != nil {
 		return err
@@ -88,6 +93,25 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Add
 	} else if a.fanout.Cache != nil {
 		workers.Go(func() error { a.fanout.Follow(wctx, 100*time.Millisecond, time.Minute); return nil })
 	}
+	// New policy versions are announced on the bus; polling is the safety net, and on
+	// the embedded default the way a version applied by the CLI (another process on the
+	// same file) is in force within a second.
+	policyPoll := 30 * time.Second
+	if a.bus == nil {
+		policyPoll = time.Second
+	}
+	workers.Go(func() error {
+		t := time.NewTicker(policyPoll)
+		defer t.Stop()
+		for {
+			select {
+			case <-wctx.Done():
+				return nil
+			case <-t.C:
+				a.syncPolicy(wctx)
+			}
+		}
+	})
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewDBStatsCollector(a.db.SQL(), string(a.db.Dialect())))
@@ -125,6 +149,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Add
 	api.admin.Register(e)
 	api.revocations.Register(e)
 	api.ssf.Register(e)
+	api.authzen.Register(e)
 	workers.Go(func() error { housekeeping(wctx, a, log); return nil })
 	// Checkpoints of the audit chain at start, every minute it grew and at shutdown,
 	// into the database, data_dir/audit-head and the log.

@@ -16,6 +16,7 @@ import (
 	"github.com/weft-fabric/weft/access"
 	"github.com/weft-fabric/weft/access/admin"
 	"github.com/weft-fabric/weft/access/apply"
+	"github.com/weft-fabric/weft/access/authzen"
 	"github.com/weft-fabric/weft/access/backchannel"
 	"github.com/weft-fabric/weft/access/fositestore"
 	"github.com/weft-fabric/weft/access/gate"
@@ -37,6 +38,7 @@ import (
 	"github.com/weft-fabric/weft/identity/password"
 	"github.com/weft-fabric/weft/identity/sqlstore"
 	"github.com/weft-fabric/weft/policy"
+	polsql "github.com/weft-fabric/weft/policy/sqlstore"
 	"github.com/weft-fabric/weft/ui"
 )
 
@@ -98,7 +100,10 @@ type app struct {
 	outbound    *outbound.Guard // SSRF-safe client and URL check for SSF push and back-channel logout
 	ssfSecrets  *keys.SecretBox // server only: admin commands hold no key-encryption key
 	revocations *revocation.Service
-	principals  gate.Principals // behind the node's cache when it has one
+	// The central policy: the engine every decision asks, and its versions.
+	policy     *policy.Engine
+	policies   *policy.Service
+	principals gate.Principals // behind the node's cache when it has one
 
 	// Throttling of failed client authentications and logins, on Redis (behind a
 	// per-node fallback) when configured, else in process.
@@ -160,6 +165,8 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, r role) (_ *app, 
 	a.wake = outbox.NewSignal()
 	a.queue = wakingQueue{Outbox: a.outbox, tx: db, wake: a.wake}
 	a.revLog = accsql.NewRevocations(db)
+	a.policy = policy.NewEngine()
+	a.policies = policy.NewService(polsql.New(db), a.policy)
 	if err := a.buildFanout(r, dirStore, kek); err != nil {
 		return nil, err
 	}
@@ -253,7 +260,7 @@ func (a *app) buildFanout(r role, subjects gate.Subjects, kek []byte) error {
 	// applied here, whichever node made it, may have queued deliveries: Notify wakes the
 	// outbox worker.
 	f := &revocation.Fanout{Node: node, Log: a.revLog, Logger: a.log, Listeners: []revocation.Listener{a.clientCache},
-		Notify: a.wake.Notify}
+		Notify: a.wake.Notify, PolicyChanged: func(int64) { go a.syncPolicy(context.Background()) }}
 	a.fanout, a.storage, a.principals = f, a.tokens, gate.DirectoryPrincipals{Subjects: subjects}
 	switch {
 	case cfg.DatabaseURL == "":
@@ -335,6 +342,7 @@ type surfaces struct {
 	admin       *admin.Handler
 	revocations *revocationapi.Handler
 	ssf         *ssfapi.Handler
+	authzen     *authzen.Handler
 	outbox      *outbox.Worker
 	logins      *throttle.Login
 }
@@ -342,7 +350,7 @@ type surfaces struct {
 // newHTTP builds the server's endpoints over a (built with roleServer).
 func newHTTP(a *app) (*surfaces, error) {
 	g, err := gate.New(gate.Deps{Tokens: a.provider, Principals: a.principals, Risk: analytics.NoRisk{},
-		Policy: policy.AllowAll{}, Events: analytics.Discard{}, Logger: a.log})
+		Policy: a.policy, Events: analytics.Discard{}, Logger: a.log})
 	if err != nil {
 		return nil, err
 	}
@@ -388,7 +396,9 @@ func newHTTP(a *app) (*surfaces, error) {
 		admin: adm,
 		revocations: &revocationapi.Handler{Revocations: a.revocations, Gate: g, Users: a.directory, Clients: a.clients,
 			Machines: a.directory, Admins: a.directory},
-		ssf:    &ssfapi.Handler{Transmitter: a.transmitter, Gate: g, Admins: a.directory},
+		ssf: &ssfapi.Handler{Transmitter: a.transmitter, Gate: g, Admins: a.directory},
+		authzen: &authzen.Handler{Issuer: a.cfg.Issuer, Gate: g, Evaluator: a.policy, Actions: a.policy,
+			Logger: a.log},
 		outbox: worker,
 		logins: logins,
 	}, nil
@@ -478,4 +488,17 @@ func loadKEK(cfg Config, log *slog.Logger) ([]byte, error) {
 			"path", path)
 	}
 	return kek, nil
+}
+
+// syncPolicy puts the newest stored policy version in force on this node. A version
+// that cannot be loaded leaves the one in force, and says so.
+func (a *app) syncPolicy(ctx context.Context) {
+	before := a.policy.Current().Version()
+	v, err := a.policies.Sync(ctx)
+	switch {
+	case err != nil:
+		a.log.ErrorContext(ctx, "policy: the newest version could not be put in force; the previous one stays", "version_in_force", v, "error", err.Error())
+	case v != before:
+		a.log.InfoContext(ctx, "policy: version in force", "version", v)
+	}
 }

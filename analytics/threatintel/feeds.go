@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/gaissmai/bart"
+
+	"github.com/weft-fabric/weft/analytics"
 )
 
 // Source is one feed.
@@ -95,6 +97,8 @@ type Feeds struct {
 }
 
 type window struct{ from, until time.Time }
+
+var _ analytics.ThreatList = (*Feeds)(nil)
 
 type source struct {
 	Source
@@ -371,4 +375,10 @@ func (f *Feeds) rebuild() {
 	}
 	f.table.Store(t)
 	f.windows.Store(&windows)
+}
+
+// Listed implements analytics.ThreatList: the name of the source listing ip.
+func (f *Feeds) Listed(ip netip.Addr) (string, bool) {
+	m, ok := f.Lookup(ip)
+	return m.Source, ok
 }

@@ -337,10 +337,12 @@ func TestEngine_StateDownNeverFails(t *testing.T) {
 // blocking is a memory store whose writes wait for release.
 type blocking struct {
 	*memstore.Store
+	entered chan struct{} // one value per write that started
 	release chan struct{}
 }
 
 func (b blocking) Observe(ctx context.Context, o analytics.Observation) error {
+	b.entered <- struct{}{}
 	<-b.release
 	return b.Store.Observe(ctx, o)
 }
@@ -348,16 +350,18 @@ func (b blocking) Observe(ctx context.Context, o analytics.Observation) error {
 // Write-behind: Score returns before the writes, a full queue drops (counted), and
 // Close makes the queued writes.
 func TestEngine_WriteBehind(t *testing.T) {
-	st := blocking{Store: memstore.New(memstore.Options{}), release: make(chan struct{})}
+	st := blocking{Store: memstore.New(memstore.Options{}), entered: make(chan struct{}, 16), release: make(chan struct{})}
 	e, err := analytics.NewEngine(analytics.Config{State: st, WriteBehind: true, QueueSize: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
+	_, _ = e.Score(ctx, analytics.Signal{Subject: "u1", DeviceID: "d1", IP: "192.0.2.10", At: t0})
+	<-st.entered // the writer holds the first write
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for i := range 5 {
+		for i := 1; i < 5; i++ {
 			_, _ = e.Score(ctx, analytics.Signal{Subject: "u1", DeviceID: "d1", IP: "192.0.2.10", At: t0.Add(time.Duration(i) * time.Second)})
 		}
 	}()

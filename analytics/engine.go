@@ -81,8 +81,11 @@ type Config struct {
 	// two. QueueSize bounds the queue (default 4096); a full queue drops, counted.
 	WriteBehind bool
 	QueueSize   int
-	// Timeout bounds each State call made on behalf of a request (default 50ms).
-	Timeout time.Duration
+	// Refresh: a request that would teach the baselines nothing new (known device,
+	// network and session, same city) is not written unless the subject's baseline
+	// is older than this (default 1m), which keeps Redis writes to about one per
+	// active subject a minute, and the last place's time current to within it.
+	Refresh time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -163,8 +166,8 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 4096
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 50 * time.Millisecond
+	if cfg.Refresh <= 0 {
+		cfg.Refresh = time.Minute
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -182,7 +185,11 @@ func NewEngine(cfg Config) (*Engine, error) {
 // counted and the request is scored on what the request itself shows.
 func (e *Engine) Score(ctx context.Context, s Signal) (Risk, error) {
 	e.scored.Add(1)
-	in := Input{Signal: s, Now: e.cfg.Now()}
+	// The detectors take the input by pointer through an interface, so it would
+	// escape to the heap: a pool keeps the hot path free of that allocation.
+	in := inputs.Get().(*Input)
+	defer inputs.Put(in)
+	*in = Input{Signal: s, Now: e.cfg.Now()}
 	if in.At.IsZero() {
 		in.At = in.Now
 	}
@@ -197,10 +204,10 @@ func (e *Engine) Score(ctx context.Context, s Signal) (Risk, error) {
 		}
 	}
 	if e.cfg.State != nil {
-		lctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
-		snap, err := e.cfg.State.Load(lctx, Query{Subject: s.Subject, SessionID: s.SessionID, DeviceID: s.DeviceID,
+		// A remote State bounds its own calls (redisstore.Options.Timeout): the
+		// in-process one needs no timer.
+		snap, err := e.cfg.State.Load(ctx, Query{Subject: s.Subject, SessionID: s.SessionID, DeviceID: s.DeviceID,
 			Network: in.Network, User: s.Subject, IP: in.ipKey(), At: in.At, FailureWindow: e.cfg.FailureWindow})
-		cancel()
 		if err != nil {
 			e.stateErrors.Add(1)
 		} else {
@@ -211,24 +218,32 @@ func (e *Engine) Score(ctx context.Context, s Signal) (Risk, error) {
 	var findings [8]Finding
 	found := findings[:0]
 	for _, d := range e.cfg.Detectors {
-		if f, ok := d.Detect(&in); ok && f.Score > 0 {
+		if f, ok := d.Detect(in); ok && f.Score > 0 {
 			found = append(found, f)
 		}
 	}
 	risk := e.combine(found)
 	if e.cfg.State != nil && s.Subject != "" {
-		e.after(ctx, &in, risk.Level, found)
+		e.after(ctx, in, risk.Level, found)
 	}
 	return risk, nil
 }
 
+var inputs = sync.Pool{New: func() any { return new(Input) }}
+
 // ipKey is the address as counters know it: canonical, so "::ffff:192.0.2.1" and
-// "192.0.2.1" count together.
+// "192.0.2.1" count together. The caller's string is reused when it is canonical
+// already (the usual case), which saves formatting it again.
 func (in *Input) ipKey() string {
-	if in.Addr.IsValid() {
-		return in.Addr.WithZone("").String()
+	if !in.Addr.IsValid() {
+		return ""
 	}
-	return ""
+	a := in.Addr.WithZone("")
+	var buf [64]byte
+	if b := a.AppendTo(buf[:0]); string(b) == in.IP {
+		return in.IP
+	}
+	return a.String()
 }
 
 func (e *Engine) combine(found []Finding) Risk {
@@ -261,30 +276,67 @@ func (e *Engine) after(ctx context.Context, in *Input, level Level, found []Find
 	if in.Located {
 		o.Place = Place{Lat: in.Lat, Lon: in.Lon, AccuracyKM: in.AccuracyKM, Country: in.Country, City: in.City, At: in.At}
 	}
-	e.do(ctx, func(ctx context.Context) error { return e.cfg.State.Observe(ctx, o) })
+	escalates := false
+	for _, f := range found {
+		escalates = escalates || (in.SessionID != "" && e.escalate[f.Reason.Code] > 0)
+	}
+	if !escalates && e.redundant(in, &o) {
+		return
+	}
+	// Without the queue the writes are part of the request, and a request that was
+	// cancelled (the client left) may lose them: they are observations, not grants.
+	if e.queue == nil {
+		e.count(e.cfg.State.Observe(ctx, o))
+	} else {
+		queued := o // a copy, so that o itself stays on the stack
+		e.enqueue(func(ctx context.Context) error { return e.cfg.State.Observe(ctx, queued) })
+	}
 	if in.SessionID == "" {
 		return
 	}
 	for _, f := range found {
 		if amount := e.escalate[f.Reason.Code]; amount > 0 {
 			subject, reason, at := in.Subject, f.Reason, in.At
-			e.do(ctx, func(ctx context.Context) error {
+			if e.queue == nil {
+				e.count(e.cfg.State.RaiseStanding(ctx, subject, amount, reason, e.cfg.HalfLife, at))
+				continue
+			}
+			e.enqueue(func(ctx context.Context) error {
 				return e.cfg.State.RaiseStanding(ctx, subject, amount, reason, e.cfg.HalfLife, at)
 			})
 		}
 	}
 }
 
-// do runs a write now (bounded by Timeout, its error counted) or queues it.
-func (e *Engine) do(ctx context.Context, write func(context.Context) error) {
-	if e.queue == nil {
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.Timeout)
-		defer cancel()
-		if write(wctx) != nil {
-			e.stateErrors.Add(1)
-		}
-		return
+// redundant reports whether writing o would change nothing the detectors use before
+// the baseline is Refresh old.
+func (e *Engine) redundant(in *Input, o *Observation) bool {
+	snap := &in.Snapshot
+	sub := &snap.Subject
+	if !in.Stateful || !sub.Seen || in.At.Sub(sub.SeenAt) >= e.cfg.Refresh {
+		return false
 	}
+	if o.Learn && ((o.DeviceID != "" && !sub.DeviceKnown) || (o.Network != "" && !sub.NetworkKnown)) {
+		return false
+	}
+	if o.SessionID != "" && !snap.Session.Seen {
+		return false
+	}
+	if o.Located && (!sub.HasLast || sub.Last.City != o.Place.City || sub.Last.Country != o.Place.Country ||
+		DistanceKM(sub.Last.Lat, sub.Last.Lon, o.Place.Lat, o.Place.Lon) > 1) {
+		return false
+	}
+	return true
+}
+
+func (e *Engine) count(err error) {
+	if err != nil {
+		e.stateErrors.Add(1)
+	}
+}
+
+// enqueue hands a write to the writer, or drops it (counted) when the queue is full.
+func (e *Engine) enqueue(write func(context.Context) error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	if e.closed {
@@ -301,11 +353,7 @@ func (e *Engine) do(ctx context.Context, write func(context.Context) error) {
 func (e *Engine) writer() {
 	defer e.wg.Done()
 	for write := range e.queue {
-		ctx, cancel := context.WithTimeout(context.Background(), 4*e.cfg.Timeout)
-		if write(ctx) != nil {
-			e.stateErrors.Add(1)
-		}
-		cancel()
+		e.count(write(context.Background()))
 	}
 }
 

@@ -381,7 +381,7 @@ func TestEngine_WriteBehind(t *testing.T) {
 		t.Fatalf("queued writes were not made: %+v", snap.Subject)
 	}
 	// After Close, writes are dropped rather than panicking.
-	_, _ = e.Score(ctx, analytics.Signal{Subject: "u1", At: t0})
+	_, _ = e.Score(ctx, analytics.Signal{Subject: "u2", At: t0})
 	if got := e.Stats().Dropped; got != 3 {
 		t.Fatalf("%d dropped after Close, want 3", got)
 	}
@@ -412,5 +412,58 @@ func TestEngine_Concurrent(t *testing.T) {
 	e.Close()
 	if st := e.Stats(); st.Scored != 1600 || st.StateErrors != 0 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// counting counts the writes that reach a memory store.
+type counting struct {
+	*memstore.Store
+	observes int
+}
+
+func (c *counting) Observe(ctx context.Context, o analytics.Observation) error {
+	c.observes++
+	return c.Store.Observe(ctx, o)
+}
+
+// A request that teaches the baseline nothing new is not written again until the
+// baseline is Refresh old; anything new is written at once.
+func TestEngine_SkipsRedundantWrites(t *testing.T) {
+	st := &counting{Store: memstore.New(memstore.Options{})}
+	geo, err := geoip.Open(geoip.Config{CityPath: geoiptest.WriteCity(t, geoiptest.Berlin, geoiptest.NewYork)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := analytics.NewEngine(analytics.Config{State: st, Locator: geo, Refresh: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s := analytics.Signal{Subject: "u1", SessionID: "s1", IP: "192.0.2.10", DeviceID: "d1"}
+	steps := []struct {
+		name   string
+		after  time.Duration
+		change func(*analytics.Signal)
+		writes int
+	}{
+		{"first request", 0, nil, 1},
+		{"same again", 10 * time.Second, nil, 1},
+		{"new device", 20 * time.Second, func(s *analytics.Signal) { s.DeviceID = "d2" }, 2},
+		{"new session", 30 * time.Second, func(s *analytics.Signal) { s.SessionID = "s2" }, 3},
+		{"same again", 40 * time.Second, nil, 3},
+		{"baseline a minute old", 95 * time.Second, nil, 4},
+		{"another city", 96 * time.Second, func(s *analytics.Signal) { s.IP = "198.51.100.7" }, 5},
+	}
+	for _, step := range steps {
+		if step.change != nil {
+			step.change(&s)
+		}
+		s.At = t0.Add(step.after)
+		if _, err := e.Score(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		if st.observes != step.writes {
+			t.Fatalf("%s: %d writes, want %d", step.name, st.observes, step.writes)
+		}
 	}
 }

@@ -59,7 +59,10 @@ type Place struct {
 type SubjectView struct {
 	// Seen reports whether the subject has a baseline at all: on the first request
 	// of a subject every device is new, which says nothing.
-	Seen         bool
+	Seen bool
+	// SeenAt is when the subject's baseline was last written; the Engine skips
+	// writes that would change nothing but this for a while (Config.Refresh).
+	SeenAt       time.Time
 	DeviceKnown  bool
 	NetworkKnown bool
 	// Last is the subject's last located event, when HasLast.

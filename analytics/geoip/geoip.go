@@ -39,12 +39,45 @@ type Status struct {
 // DB answers analytics.Locator from the configured databases. It is safe for
 // concurrent use.
 type DB struct {
-	cfg  Config
-	city atomic.Pointer[maxminddb.Reader]
-	asn  atomic.Pointer[maxminddb.Reader]
+	cfg Config
+	cur atomic.Pointer[readers]
 
 	mu     sync.Mutex // serialises Reload and guards status
 	status [2]Status  // city, asn
+}
+
+// readers are the databases in use and the cache of what they answered; Reload swaps
+// in a new set, so a cache never outlives its databases.
+type readers struct {
+	city, asn *maxminddb.Reader
+	cache     *cache
+}
+
+// cacheSize bounds the cache of decoded records; past it the cache starts over.
+const cacheSize = 16384
+
+// cache maps a pair of records (their offsets in the two databases) to the Location
+// decoded from them: most requests come from few networks, and decoding is the
+// costly part of a lookup.
+type cache struct {
+	mu sync.RWMutex
+	m  map[[2]uintptr]analytics.Location
+}
+
+func (c *cache) get(k [2]uintptr) (analytics.Location, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	l, ok := c.m[k]
+	return l, ok
+}
+
+func (c *cache) put(k [2]uintptr, l analytics.Location) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= cacheSize {
+		clear(c.m)
+	}
+	c.m[k] = l
 }
 
 var _ analytics.Locator = (*DB)(nil)
@@ -65,30 +98,35 @@ func Open(cfg Config) (*DB, error) {
 func (d *DB) Reload() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	next := &readers{cache: &cache{m: map[[2]uintptr]analytics.Location{}}}
+	if cur := d.cur.Load(); cur != nil {
+		next.city, next.asn = cur.city, cur.asn
+	}
 	var errs []error
 	for i, slot := range []struct {
 		path string
-		r    *atomic.Pointer[maxminddb.Reader]
-	}{{d.cfg.CityPath, &d.city}, {d.cfg.ASNPath, &d.asn}} {
+		r    **maxminddb.Reader
+	}{{d.cfg.CityPath, &next.city}, {d.cfg.ASNPath, &next.asn}} {
 		st := Status{Path: slot.path}
 		r, err := load(slot.path)
 		switch {
-		case err != nil:
+		case err != nil: // keep the database in use
 			st = d.status[i]
 			st.Path, st.Problem = slot.path, err.Error()
 			errs = append(errs, err)
 		case r == nil:
-			slot.r.Store(nil)
+			*slot.r = nil
 			if slot.path != "" {
 				st.Problem = "database file not found: no geo from it"
 			}
 		default:
-			slot.r.Store(r)
+			*slot.r = r
 			st.Loaded, st.Type, st.LoadedAt = true, r.Metadata.DatabaseType, time.Now()
 			st.Built = r.Metadata.BuildTime().UTC()
 		}
 		d.status[i] = st
 	}
+	d.cur.Store(next)
 	return errors.Join(errs...)
 }
 
@@ -151,10 +189,36 @@ func (d *DB) Locate(ip netip.Addr) analytics.Location {
 	if !ip.IsValid() {
 		return analytics.Location{}
 	}
-	loc := analytics.Location{Network: analytics.NetworkOf(ip)}
-	if r := d.city.Load(); r != nil {
+	dbs := d.cur.Load()
+	var cityRes, asnRes maxminddb.Result
+	var key [2]uintptr
+	if dbs.city != nil {
+		if cityRes = dbs.city.Lookup(ip); cityRes.Found() {
+			key[0] = cityRes.Offset() + 1 // 0 stays "no record"
+		}
+	}
+	if dbs.asn != nil {
+		if asnRes = dbs.asn.Lookup(ip); asnRes.Found() {
+			key[1] = asnRes.Offset() + 1
+		}
+	}
+	loc, ok := dbs.cache.get(key)
+	if !ok {
+		loc = decode(cityRes, asnRes, key)
+		dbs.cache.put(key, loc)
+	}
+	if loc.ASN == 0 {
+		loc.Network = analytics.NetworkOf(ip) // per address: not cacheable by record
+	}
+	return loc
+}
+
+// decode reads the records that key names.
+func decode(cityRes, asnRes maxminddb.Result, key [2]uintptr) analytics.Location {
+	var loc analytics.Location
+	if key[0] != 0 {
 		var rec cityRecord
-		if res := r.Lookup(ip); res.Found() && res.Decode(&rec) == nil {
+		if cityRes.Decode(&rec) == nil {
 			loc.Country = rec.Country.ISOCode
 			if loc.Country == "" {
 				loc.Country = rec.RegisteredCountry.ISOCode
@@ -168,9 +232,9 @@ func (d *DB) Locate(ip netip.Addr) analytics.Location {
 			}
 		}
 	}
-	if r := d.asn.Load(); r != nil {
+	if key[1] != 0 {
 		var rec asnRecord
-		if res := r.Lookup(ip); res.Found() && res.Decode(&rec) == nil && rec.Number != 0 {
+		if asnRes.Decode(&rec) == nil && rec.Number != 0 {
 			loc.ASN, loc.ASOrg, loc.Network = rec.Number, rec.Org, analytics.ASNetwork(rec.Number)
 		}
 	}

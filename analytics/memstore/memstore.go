@@ -19,7 +19,7 @@ import (
 type Options struct {
 	MaxSubjects int // subjects with a baseline or standing risk (default 100,000)
 	MaxSessions int // sessions with a baseline (default 100,000)
-	MaxCounters int // failure counters, users and addresses together (default 100,000)
+	MaxCounters int // failure counters, half for users and half for addresses (default 100,000)
 	MaxKnown    int // devices, and networks, remembered per subject (default 32 each)
 	MaxFailures int // recent failures kept per counter (default 256)
 	// TTL forgets a subject's device, network or last place unused for this long
@@ -56,11 +56,14 @@ type Store struct {
 	mu       sync.Mutex
 	subjects *simplelru.LRU[string, *subject]
 	sessions *simplelru.LRU[string, analytics.SessionView]
-	failures *simplelru.LRU[string, []time.Time] // oldest first
+	// Failures of users and of addresses, oldest first, in two LRUs so that their
+	// keys need no prefix (no string built per request).
+	userFailures, ipFailures *simplelru.LRU[string, []time.Time]
 }
 
 type subject struct {
 	observed bool
+	seenAt   time.Time
 	devices  map[string]time.Time // last seen
 	networks map[string]time.Time
 	last     analytics.Place
@@ -76,7 +79,8 @@ func New(o Options) *Store {
 	s := &Store{opts: o}
 	s.subjects, _ = simplelru.NewLRU[string, *subject](o.MaxSubjects, nil) // sizes are positive: no error
 	s.sessions, _ = simplelru.NewLRU[string, analytics.SessionView](o.MaxSessions, nil)
-	s.failures, _ = simplelru.NewLRU[string, []time.Time](o.MaxCounters, nil)
+	s.userFailures, _ = simplelru.NewLRU[string, []time.Time](max(o.MaxCounters/2, 1), nil)
+	s.ipFailures, _ = simplelru.NewLRU[string, []time.Time](max(o.MaxCounters/2, 1), nil)
 	return s
 }
 
@@ -86,7 +90,7 @@ func (s *Store) Load(_ context.Context, q analytics.Query) (analytics.Snapshot, 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if sub, ok := s.subjects.Get(q.Subject); ok && q.Subject != "" {
-		snap.Subject.Seen = sub.observed
+		snap.Subject.Seen, snap.Subject.SeenAt = sub.observed, sub.seenAt
 		snap.Subject.DeviceKnown = s.fresh(sub.devices, q.DeviceID, q.At)
 		snap.Subject.NetworkKnown = s.fresh(sub.networks, q.Network, q.At)
 		if sub.hasLast && q.At.Sub(sub.last.At) < s.opts.TTL {
@@ -97,8 +101,8 @@ func (s *Store) Load(_ context.Context, q analytics.Query) (analytics.Snapshot, 
 	if v, ok := s.sessions.Get(q.SessionID); ok && q.SessionID != "" && q.At.Sub(v.At) < s.opts.SessionTTL {
 		snap.Session = v
 	}
-	snap.UserFailures = s.count("u:"+q.User, q.User, q.At, q.FailureWindow)
-	snap.IPFailures = s.count("ip:"+q.IP, q.IP, q.At, q.FailureWindow)
+	snap.UserFailures = count(s.userFailures, q.User, q.At, q.FailureWindow)
+	snap.IPFailures = count(s.ipFailures, q.IP, q.At, q.FailureWindow)
 	return snap, nil
 }
 
@@ -110,11 +114,11 @@ func (s *Store) fresh(m map[string]time.Time, key string, at time.Time) bool {
 	return ok && at.Sub(t) < s.opts.TTL
 }
 
-func (s *Store) count(key, id string, at time.Time, window time.Duration) int {
-	if id == "" {
+func count(l *simplelru.LRU[string, []time.Time], key string, at time.Time, window time.Duration) int {
+	if key == "" {
 		return 0
 	}
-	ts, ok := s.failures.Get(key)
+	ts, ok := l.Get(key)
 	if !ok {
 		return 0
 	}
@@ -134,6 +138,9 @@ func (s *Store) Observe(_ context.Context, o analytics.Observation) error {
 	if o.Subject != "" {
 		sub := s.subject(o.Subject)
 		sub.observed = true
+		if o.At.After(sub.seenAt) {
+			sub.seenAt = o.At
+		}
 		if o.Learn {
 			sub.devices = s.remember(sub.devices, o.DeviceID, o.At)
 			sub.networks = s.remember(sub.networks, o.Network, o.At)
@@ -191,15 +198,18 @@ func (s *Store) remember(m map[string]time.Time, key string, at time.Time) map[s
 func (s *Store) AddFailure(_ context.Context, user, ip string, at time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, k := range [][2]string{{"u:" + user, user}, {"ip:" + ip, ip}} {
-		if k[1] == "" {
+	for _, c := range []struct {
+		l   *simplelru.LRU[string, []time.Time]
+		key string
+	}{{s.userFailures, user}, {s.ipFailures, ip}} {
+		if c.key == "" {
 			continue
 		}
-		ts, _ := s.failures.Get(k[0])
+		ts, _ := c.l.Get(c.key)
 		if len(ts) >= s.opts.MaxFailures {
 			ts = append(ts[:0], ts[len(ts)-s.opts.MaxFailures+1:]...)
 		}
-		s.failures.Add(k[0], append(ts, at))
+		c.l.Add(c.key, append(ts, at))
 	}
 	return nil
 }

@@ -51,6 +51,11 @@ type Options struct {
 	SessionTTL time.Duration
 	// FailureTTL is the longest failure window a counter serves (default 24h).
 	FailureTTL time.Duration
+	// ReadTimeout bounds Load, which a request waits for (default 50ms): a slow
+	// Redis costs a request this much at most, and the request is scored without it.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds the writes (default 500ms).
+	WriteTimeout time.Duration
 }
 
 // Store implements analytics.State on Redis.
@@ -81,6 +86,12 @@ func New(rdb redis.UniversalClient, o Options) *Store {
 	if o.FailureTTL <= 0 {
 		o.FailureTTL = 24 * time.Hour
 	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = 50 * time.Millisecond
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 500 * time.Millisecond
+	}
 	return &Store{rdb: rdb, o: o, p: o.Prefix + "risk:", node: strconv.FormatInt(time.Now().UnixNano(), 36)}
 }
 
@@ -104,6 +115,8 @@ func (s *Store) Load(ctx context.Context, q analytics.Query) (analytics.Snapshot
 		sess             *redis.StringCmd
 		userFail, ipFail *redis.IntCmd
 	)
+	ctx, cancel := context.WithTimeout(ctx, s.o.ReadTimeout)
+	defer cancel()
 	at := ms(q.At)
 	from := strconv.FormatInt(at-q.FailureWindow.Milliseconds(), 10)
 	to := strconv.FormatInt(at, 10)
@@ -134,7 +147,9 @@ func (s *Store) Load(ctx context.Context, q analytics.Query) (analytics.Snapshot
 	ttl := s.o.TTL.Milliseconds()
 	if sub != nil {
 		v := sub.Val()
-		snap.Subject.Seen = str(v[0]) == "1"
+		if seen, ok := num(v[0]); ok {
+			snap.Subject.Seen, snap.Subject.SeenAt = true, time.UnixMilli(int64(seen)).UTC()
+		}
 		if placeAt, ok := num(v[6]); ok && at-int64(placeAt) < ttl {
 			lat, _ := num(v[1])
 			lon, _ := num(v[2])
@@ -205,9 +220,12 @@ func decodeSession(v string) analytics.SessionView {
 
 // observe records a subject's request atomically: the place only if it is the latest,
 // devices and networks with their last-seen time, trimmed to the most recent.
-const observe = `
+var observe = redis.NewScript(`
 local at, ttl, maxk = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-redis.call("HSET", KEYS[1], "seen", "1")
+local seen = tonumber(redis.call("HGET", KEYS[1], "seen") or "-1")
+if at > seen then
+  redis.call("HSET", KEYS[1], "seen", ARGV[1])
+end
 if ARGV[4] == "1" then
   local pairs = {{KEYS[2], ARGV[5]}, {KEYS[3], ARGV[6]}}
   for _, kv in ipairs(pairs) do
@@ -226,10 +244,26 @@ if ARGV[7] == "1" then
 end
 redis.call("PEXPIRE", KEYS[1], ttl)
 return 1
-`
+`)
 
-// Observe implements analytics.State in one round trip.
+// Observe implements analytics.State in one round trip (two when Redis has lost the
+// script, after a restart).
 func (s *Store) Observe(ctx context.Context, o analytics.Observation) error {
+	ctx, cancel := context.WithTimeout(ctx, s.o.WriteTimeout)
+	defer cancel()
+	err := s.observe(ctx, o)
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if err = observe.Load(ctx, s.rdb).Err(); err == nil {
+			err = s.observe(ctx, o)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("redis risk observe: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) observe(ctx context.Context, o analytics.Observation) error {
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		if o.Subject != "" {
 			learn, located := "0", "0"
@@ -243,7 +277,7 @@ func (s *Store) Observe(ctx context.Context, o analytics.Observation) error {
 			if o.Located {
 				at = o.Place.At
 			}
-			p.Eval(ctx, observe, []string{s.subKey(o.Subject), s.devKey(o.Subject), s.netKey(o.Subject)},
+			observe.EvalSha(ctx, p, []string{s.subKey(o.Subject), s.devKey(o.Subject), s.netKey(o.Subject)},
 				ms(at), s.o.TTL.Milliseconds(), s.o.MaxKnown, learn, o.DeviceID, o.Network, located,
 				strconv.FormatFloat(o.Place.Lat, 'f', -1, 64), strconv.FormatFloat(o.Place.Lon, 'f', -1, 64),
 				o.Place.AccuracyKM, o.Place.Country, o.Place.City)
@@ -253,14 +287,13 @@ func (s *Store) Observe(ctx context.Context, o analytics.Observation) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("redis risk observe: %w", err)
-	}
-	return nil
+	return err
 }
 
 // AddFailure implements analytics.State.
 func (s *Store) AddFailure(ctx context.Context, user, ip string, at time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, s.o.WriteTimeout)
+	defer cancel()
 	member := strconv.FormatInt(ms(at), 10) + ":" + s.node + ":" + strconv.FormatUint(s.seq.Add(1), 36)
 	oldest := strconv.FormatInt(ms(at)-s.o.FailureTTL.Milliseconds(), 10)
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -305,6 +338,8 @@ return 1
 
 // RaiseStanding implements analytics.State.
 func (s *Store) RaiseStanding(ctx context.Context, subject string, amount float64, reason analytics.Reason, halfLife time.Duration, at time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, s.o.WriteTimeout)
+	defer cancel()
 	err := raise.Run(ctx, s.rdb, []string{s.subKey(subject)}, ms(at), strconv.FormatFloat(amount, 'f', -1, 64),
 		halfLife.Milliseconds(), reason.Code, reason.Message, s.o.TTL.Milliseconds()).Err()
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"os"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -160,4 +161,72 @@ type listed struct{}
 
 func (listed) Detect(*analytics.Input) (analytics.Finding, bool) {
 	return analytics.Finding{Score: 50, Reason: analytics.Reason{Code: "listed", Message: "listed"}}, true
+}
+
+// Score with the state in Redis: one pipelined read per request, the writes queued.
+func BenchmarkEngine_ScoreRedis(b *testing.B) {
+	u := os.Getenv("WEFT_TEST_REDIS_URL")
+	if u == "" {
+		u = "redis://127.0.0.1:6379/0"
+	}
+	opts, err := redis.ParseURL(u)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	if err := rdb.Ping(context.Background()).Err(); err != nil {
+		b.Skipf("Redis unreachable: %v", err)
+	}
+	prefix := "weft-bench:" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
+	b.Cleanup(func() {
+		keys, _ := rdb.Keys(context.Background(), prefix+"*").Result()
+		if len(keys) > 0 {
+			rdb.Del(context.Background(), keys...)
+		}
+		_ = rdb.Close()
+	})
+	e, err := analytics.NewEngine(analytics.Config{State: redisstore.New(rdb, redisstore.Options{Prefix: prefix}), WriteBehind: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	ctx := context.Background()
+	s := analytics.Signal{Subject: "u1", SessionID: "s1", IP: "192.0.2.10", DeviceID: "d1"}
+	_, _ = e.Score(ctx, s)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.Score(ctx, s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if st := e.Stats(); st.StateErrors != 0 {
+		b.Fatalf("stats %+v", st)
+	}
+}
+
+// The floor under BenchmarkEngine_ScoreRedis: one pipeline of six reads on this Redis.
+func BenchmarkRedis_PipelineFloor(b *testing.B) {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	if u := os.Getenv("WEFT_TEST_REDIS_URL"); u != "" {
+		opts, err := redis.ParseURL(u)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rdb = redis.NewClient(opts)
+	}
+	defer rdb.Close()
+	ctx := context.Background()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		b.Skipf("Redis unreachable: %v", err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _ = rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for range 6 {
+				p.Get(ctx, "weft-bench:absent")
+			}
+			return nil
+		})
+	}
 }

@@ -70,10 +70,10 @@ type Config struct {
 	// and the session's first-seen values are recorded whatever the score.
 	LearnBelow Level
 	// Escalate raises the subject's standing risk by the given amount when a request
-	// with a session (a credential was presented) has a finding with the code. nil
-	// means DefaultEscalation; an empty map turns escalation off. Bare login
-	// attempts never escalate: anyone can try to log in as anyone, and must not be
-	// able to raise a victim's risk that way.
+	// with a session (the session's token was presented) has a finding with the code.
+	// nil means DefaultEscalation; an empty map turns escalation off. Requests
+	// without a session, and attempts (Signal.Attempt), never escalate: anyone can
+	// try to log in as anyone, and must not be able to raise a victim's risk that way.
 	Escalate map[string]float64
 	// WriteBehind queues the writes a Score causes (observations, escalations) for a
 	// background worker instead of making them before Score returns. Turn it on with
@@ -223,7 +223,7 @@ func (e *Engine) Score(ctx context.Context, s Signal) (Risk, error) {
 		}
 	}
 	risk := e.combine(found)
-	if e.cfg.State != nil && s.Subject != "" {
+	if e.cfg.State != nil && s.Subject != "" && !s.Attempt {
 		e.after(ctx, in, risk.Level, found)
 	}
 	return risk, nil

@@ -282,20 +282,36 @@ func TestEngine_RaiseSubjectRisk(t *testing.T) {
 	}
 }
 
-// A bare login attempt (no session) never escalates: anyone can try to log in as
-// anyone from anywhere.
-func TestEngine_LoginAttemptsDoNotEscalate(t *testing.T) {
+// A login attempt (before the password is checked) is scored but changes nothing: an
+// attacker typing the victim's username in Sydney neither raises the victim's risk nor
+// moves their last place, so the victim's next request from Berlin is not travel.
+func TestEngine_AttemptsChangeNothing(t *testing.T) {
 	c := &clock{t: t0}
 	e := realEngine(t, c)
 	ctx := context.Background()
-	_, _ = e.Score(ctx, analytics.Signal{Subject: "u1", IP: "192.0.2.10", At: t0, Action: "login"})
-	r, _ := e.Score(ctx, analytics.Signal{Subject: "u1", IP: "198.51.100.7", At: t0.Add(time.Minute), Action: "login"})
+	victim := analytics.Signal{Subject: "u1", SessionID: "s1", IP: "192.0.2.10", DeviceID: "d1"}
+	victim.At = t0
+	_, _ = e.Score(ctx, victim)
+	attempt := analytics.Signal{Subject: "u1", IP: "203.0.113.5", DeviceID: "evil", Action: "login", Attempt: true}
+	for i := range 3 {
+		attempt.At = t0.Add(time.Duration(i+1) * time.Minute)
+		r, _ := e.Score(ctx, attempt)
+		if !slices.Contains(codes(r), "impossible_travel") || !slices.Contains(codes(r), "new_device") {
+			t.Fatalf("the attempt itself is not scored as risky: %+v", r)
+		}
+	}
+	victim.At = t0.Add(5 * time.Minute)
+	if r, _ := e.Score(ctx, victim); r.Score != 0 {
+		t.Fatalf("the attempts changed the victim's baseline: %+v", r)
+	}
+	// Without a session, even a credentialed request does not escalate.
+	_, _ = e.Score(ctx, analytics.Signal{Subject: "u2", IP: "192.0.2.10", At: t0})
+	r, _ := e.Score(ctx, analytics.Signal{Subject: "u2", IP: "198.51.100.7", At: t0.Add(time.Minute)})
 	if !slices.Contains(codes(r), "impossible_travel") {
 		t.Fatalf("travel not seen: %+v", r)
 	}
-	r, _ = e.Score(ctx, analytics.Signal{Subject: "u1", IP: "198.51.100.7", At: t0.Add(2 * time.Minute), Action: "login"})
-	if slices.Contains(codes(r), "standing_risk") {
-		t.Fatalf("a login attempt escalated: %+v", r)
+	if r, _ := e.Score(ctx, analytics.Signal{Subject: "u2", IP: "198.51.100.7", At: t0.Add(2 * time.Minute)}); slices.Contains(codes(r), "standing_risk") {
+		t.Fatalf("a request without a session escalated: %+v", r)
 	}
 }
 

@@ -18,6 +18,12 @@ type Signal struct {
 	UserAgent   string
 	DeviceID    string
 	At          time.Time
+	// Attempt marks a request that has not proven a credential yet (a login scored
+	// before its password is checked): it is scored, but teaches the baselines
+	// nothing, so that whoever types a victim's username from elsewhere can neither
+	// move the victim's last place (and make their next request look like
+	// impossible travel) nor enrol a device.
+	Attempt bool
 	Location
 }
 

@@ -64,6 +64,23 @@ func TestDB_Locate(t *testing.T) {
 }
 
 // No database configured, or a configured file that is not there: no geo, no error.
+// Answers are cached per database record, but a network derived from the address is
+// the address's own: two addresses of one record without an ASN get different /24s.
+func TestDB_CacheKeepsNetworksPerAddress(t *testing.T) {
+	wide := geoiptest.City{Network: "198.18.0.0/15", Country: "ZZ", NoLocation: true}
+	db, err := geoip.Open(geoip.Config{CityPath: geoiptest.WriteCity(t, wide)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second round is answered from the cache
+		for ip, want := range map[string]string{"198.18.1.1": "198.18.1.0/24", "198.19.2.2": "198.19.2.0/24"} {
+			if got := db.Locate(netip.MustParseAddr(ip)); got.Country != "ZZ" || got.Network != want {
+				t.Fatalf("Locate(%s) = %+v, want ZZ and %s", ip, got, want)
+			}
+		}
+	}
+}
+
 func TestOpen_MissingDatabaseIsNoGeo(t *testing.T) {
 	for _, cfg := range []geoip.Config{{}, {CityPath: filepath.Join(t.TempDir(), "nope.mmdb"), ASNPath: filepath.Join(t.TempDir(), "nope-asn.mmdb")}} {
 		db, err := geoip.Open(cfg)

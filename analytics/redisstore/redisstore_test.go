@@ -86,6 +86,30 @@ func TestStore_TwoNodesShare(t *testing.T) {
 	}
 }
 
+// Redis forgets scripts when it restarts (SCRIPT FLUSH does the same): Observe loads
+// its script again and succeeds.
+func TestStore_ObserveAfterScriptFlush(t *testing.T) {
+	rdb, prefix := testRedis(t)
+	s := redisstore.New(rdb, redisstore.Options{Prefix: prefix})
+	ctx := context.Background()
+	t0 := time.Now().UTC()
+	for i, flush := range []bool{false, true} {
+		if flush {
+			if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		device := "d" + strconv.Itoa(i)
+		if err := s.Observe(ctx, analytics.Observation{Subject: "u1", DeviceID: device, Learn: true, At: t0}); err != nil {
+			t.Fatalf("Observe (flushed %v): %v", flush, err)
+		}
+		snap, err := s.Load(ctx, analytics.Query{Subject: "u1", DeviceID: device, At: t0})
+		if err != nil || !snap.Subject.DeviceKnown {
+			t.Fatalf("after Observe (flushed %v): %+v, %v", flush, snap.Subject, err)
+		}
+	}
+}
+
 // Memory in Redis is bounded too: devices and failures are trimmed, and every key
 // expires.
 func TestStore_Bounds(t *testing.T) {

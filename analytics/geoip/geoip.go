@@ -1,6 +1,7 @@
 package geoip
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -128,6 +129,40 @@ func (d *DB) Reload() error {
 	}
 	d.cur.Store(next)
 	return errors.Join(errs...)
+}
+
+// Run reloads the databases when their files change (geoipupdate replaces them in
+// place), checking every interval until ctx ends. A failed reload keeps what was in
+// use; Status says what went wrong.
+func (d *DB) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	last := d.stamp()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if now := d.stamp(); now != last {
+			last = now
+			_ = d.Reload()
+		}
+	}
+}
+
+// stamp is what Run compares: each file's size and modification time.
+func (d *DB) stamp() [2]string {
+	var out [2]string
+	for i, p := range []string{d.cfg.CityPath, d.cfg.ASNPath} {
+		if p == "" {
+			continue
+		}
+		if fi, err := os.Stat(p); err == nil {
+			out[i] = fi.ModTime().String() + "/" + strconv.FormatInt(fi.Size(), 10)
+		}
+	}
+	return out
 }
 
 // load reads one database; nil, nil when path is empty or the file does not exist.

@@ -1,11 +1,13 @@
 package geoip_test
 
 import (
+	"context"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/weft-fabric/weft/analytics"
 	"github.com/weft-fabric/weft/analytics/geoip"
@@ -149,6 +151,31 @@ func TestDB_Reload(t *testing.T) {
 	if got := db.Locate(ip); got.Country != "" || got.Network != "192.0.2.0/24" {
 		t.Fatalf("a removed database still answers: %+v", got)
 	}
+}
+
+// Run picks up a replaced file by itself.
+func TestDB_RunReloadsChangedFiles(t *testing.T) {
+	path := geoiptest.WriteCity(t, geoiptest.Berlin)
+	db, err := geoip.Open(geoip.Config{CityPath: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { db.Run(ctx, 10*time.Millisecond); close(done) }()
+	moved := geoiptest.Berlin
+	moved.Country = "CH"
+	replace(t, path, geoiptest.WriteCity(t, moved, geoiptest.NewYork)) // another size, so another stamp
+	ip := netip.MustParseAddr("192.0.2.10")
+	deadline := time.Now().Add(5 * time.Second)
+	for db.Locate(ip).Country != "CH" {
+		if time.Now().After(deadline) {
+			t.Fatal("the replaced database was not loaded")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
 }
 
 func replace(t *testing.T, dst, src string) {

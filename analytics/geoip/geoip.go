@@ -43,8 +43,9 @@ type DB struct {
 	cfg Config
 	cur atomic.Pointer[readers]
 
-	mu     sync.Mutex // serialises Reload and guards status
+	mu     sync.Mutex // serialises Reload and guards status and loaded
 	status [2]Status  // city, asn
+	loaded [2]string  // the files' stamps when last read
 }
 
 // readers are the databases in use and the cache of what they answered; Reload swaps
@@ -99,6 +100,7 @@ func Open(cfg Config) (*DB, error) {
 func (d *DB) Reload() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.loaded = d.stamp() // before reading: a change during the read is seen next time
 	next := &readers{cache: &cache{m: map[[2]uintptr]analytics.Location{}}}
 	if cur := d.cur.Load(); cur != nil {
 		next.city, next.asn = cur.city, cur.asn
@@ -137,15 +139,16 @@ func (d *DB) Reload() error {
 func (d *DB) Run(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
-	last := d.stamp()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		if now := d.stamp(); now != last {
-			last = now
+		d.mu.Lock()
+		changed := d.stamp() != d.loaded
+		d.mu.Unlock()
+		if changed {
 			_ = d.Reload()
 		}
 	}

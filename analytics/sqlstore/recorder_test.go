@@ -126,7 +126,7 @@ func TestRecorder_NeverBlocks(t *testing.T) {
 	_ = conn.Close()
 	r.Close()
 	st := r.Stats()
-	if st.Recorded+st.Dropped != 50 || st.Dropped < 40 || st.Failed < 2 || st.Written+st.Failed != st.Recorded || r.LastError() == "" {
+	if st.Recorded+st.Dropped != 50 || st.Dropped < 40 || st.Failed < 1 || st.Written+st.Failed != st.Recorded || r.LastError() == "" {
 		t.Fatalf("stats %+v, last error %q", st, r.LastError())
 	}
 }

@@ -229,6 +229,21 @@ func (e *Engine) Score(ctx context.Context, s Signal) (Risk, error) {
 	return risk, nil
 }
 
+// Locate is the Location Score gives ip (the Locator's answer, or the derived network
+// alone), for callers that put country and network into a policy's context or an
+// event. An empty or malformed ip has the zero Location.
+func (e *Engine) Locate(ip string) Location {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return Location{}
+	}
+	a = a.Unmap()
+	if e.cfg.Locator != nil {
+		return e.cfg.Locator.Locate(a)
+	}
+	return Location{Network: NetworkOf(a)}
+}
+
 var inputs = sync.Pool{New: func() any { return new(Input) }}
 
 // ipKey is the address as counters know it: canonical, so "::ffff:192.0.2.1" and

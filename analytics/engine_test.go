@@ -199,6 +199,23 @@ func TestEngine_Scenario(t *testing.T) {
 	}
 }
 
+func TestEngine_Locate(t *testing.T) {
+	e := realEngine(t, &clock{t: t0})
+	if got := e.Locate("::ffff:192.0.2.10"); got.Country != "DE" || got.Network != "AS64500" || !got.Located {
+		t.Fatalf("Locate = %+v", got)
+	}
+	if got := e.Locate("not-an-ip"); got != (analytics.Location{}) {
+		t.Fatalf("Locate of garbage = %+v", got)
+	}
+	bare, err := analytics.NewEngine(analytics.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := bare.Locate("2001:db8:1:2::3"); got != (analytics.Location{Network: "2001:db8:1::/48"}) {
+		t.Fatalf("Locate without a Locator = %+v", got)
+	}
+}
+
 // A risky request does not teach the baseline its device; Trust does.
 func TestEngine_LearnsOnlyFromQuietRequests(t *testing.T) {
 	c := &clock{t: t0}

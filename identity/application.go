@@ -108,7 +108,9 @@ type ApplicationPatch struct {
 	Sensitive   *bool
 }
 
-func checkApplicationText(name, description string) error {
+// CheckApplicationText validates an application's name (required, at most 128
+// characters) and description (at most 1024), without control characters.
+func CheckApplicationText(name, description string) error {
 	if name == "" {
 		return invalid("name", "must not be empty")
 	}
@@ -124,7 +126,7 @@ func (a *Applications) Create(ctx context.Context, in NewApplication) (Applicati
 	if err := CheckApplicationID(in.ID); err != nil {
 		return Application{}, err
 	}
-	if err := checkApplicationText(in.Name, in.Description); err != nil {
+	if err := CheckApplicationText(in.Name, in.Description); err != nil {
 		return Application{}, err
 	}
 	now := a.now()
@@ -167,7 +169,7 @@ func (a *Applications) Update(ctx context.Context, id string, p ApplicationPatch
 		if p.Sensitive != nil {
 			next.Sensitive = *p.Sensitive
 		}
-		if err := checkApplicationText(next.Name, next.Description); err != nil {
+		if err := CheckApplicationText(next.Name, next.Description); err != nil {
 			return err
 		}
 		if next.Name == cur.Name && next.Description == cur.Description && next.Sensitive == cur.Sensitive {

@@ -82,6 +82,8 @@ type app struct {
 	sessions    *identity.Sessions
 	clients     *access.Clients
 	clientCache *access.ClientCache
+	apps        *identity.Applications
+	routes      *access.Routes
 	applier     *apply.Applier
 
 	keys        *keys.Manager   // nil in the CLI
@@ -203,7 +205,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, r role) (_ *app, 
 	// The revocation service hears of every client disabled or rotated, whichever path
 	// does it, and revokes and tells every node.
 	a.clients = access.NewClients(a.clientCache, dirStore, db, hasher, a.revocations).CheckPushURLsWith(a.outbound)
-	a.applier = &apply.Applier{Directory: a.directory, Clients: a.clients}
+	a.apps = identity.NewApplications(sqlstore.NewApplications(db), db)
+	a.routes = access.NewRoutes(accsql.NewRoutes(db), a.apps)
+	a.applier = &apply.Applier{Directory: a.directory, Clients: a.clients, Applications: a.apps, Routes: a.routes}
 	return a, nil
 }
 

@@ -382,7 +382,7 @@ func newHTTP(a *app) (*surfaces, error) {
 		return nil, err
 	}
 	adm, err := admin.New(admin.Handler{Directory: a.directory, Gate: g, Logger: a.log, Clients: a.clients, Audit: a.audit,
-		Sessions: a.sessions, SessionTokens: a.tokens, Revocations: a.revocations})
+		Sessions: a.sessions, SessionTokens: a.tokens, Revocations: a.revocations, Applications: a.apps, Routes: a.routes})
 	if err != nil {
 		return nil, err
 	}

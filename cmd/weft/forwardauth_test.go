@@ -386,3 +386,58 @@ func (o *oidcEnv) revokeToken(token string) {
 		o.t.Fatalf("revoke = %d", resp.StatusCode)
 	}
 }
+
+// TestForwardAuth_RoutesAcrossNodes: an application and its route created through node
+// 1's admin API are in node 2's route table within a second (the fan-out bus carries the
+// reload; nothing waits for node 2's periodic refresh), and so is their deletion.
+func TestForwardAuth_RoutesAcrossNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two weft processes")
+	}
+	f := newFabric(t, "WEFT_TRUSTED_PROXIES=127.0.0.1")
+	n1 := startNode(t, f.bin, f.env, "node-1", f.addr1, "")
+	n2 := startNode(t, f.bin, f.env, "node-2", closedPort(t), "")
+	n1.waitReady(t)
+	n2.waitReady(t)
+	o1 := &oidcEnv{t: t, issuer: n1.base}
+	admin := o1.mustToken("demo-admin", "demo-admin-secret", "weft:admin")
+	// What node 2's forward-auth says about https://crm.example.com/crm/x, asked by a
+	// proxy without credentials: 403 while no route leads there, 401 once one does.
+	reason := func() string {
+		req, _ := http.NewRequest(http.MethodGet, n2.base+"/gateway/authz", nil)
+		req.Header.Set("X-Forwarded-Host", "crm.example.com")
+		req.Header.Set("X-Forwarded-Uri", "/crm/x")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(t, resp)
+		return resp.Header.Get("X-Weft-Reason")
+	}
+	within := func(what, want string) {
+		t.Helper()
+		start := time.Now()
+		for reason() != want {
+			if time.Since(start) > time.Second {
+				t.Fatalf("node 2 still answers %q a second after %s; want %q", reason(), what, want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if got := reason(); got != "route_unknown" {
+		t.Fatalf("before: %q", got)
+	}
+	if code, out := o1.bearerPost(admin, "/api/v1/applications",
+		`{"id":"crm","name":"CRM","routes":[{"host":"crm.example.com","path_prefix":"/crm"}]}`); code != http.StatusCreated {
+		t.Fatalf("create on node 1: %d %v", code, out)
+	}
+	within("the route was created on node 1", "no_credentials")
+	req, _ := http.NewRequest(http.MethodDelete, n1.base+"/api/v1/applications/crm", nil)
+	req.Header.Set("Authorization", "Bearer "+admin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("delete on node 1: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	within("the application was deleted on node 1", "route_unknown")
+}

@@ -99,7 +99,14 @@ type env struct {
 	logs   *bytes.Buffer
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	logs := &bytes.Buffer{}
+	return newEnvLogging(t, logs, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+}
+
+// newEnvLogging builds the env with log (the benchmark discards it).
+func newEnvLogging(t testing.TB, logs *bytes.Buffer, log *slog.Logger) *env {
 	t.Helper()
 	toks := gatetest.NewTokens()
 	toks.Mint(tokAlice, "web", "alice", "sid-alice", "openid")
@@ -127,15 +134,13 @@ func newEnv(t *testing.T) *env {
 	if err := tab.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	logs := &bytes.Buffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	trusted := []netip.Prefix{netip.MustParsePrefix(proxyIP + "/32")}
 	h, err := gateway.New(gateway.Handler{Gate: g, Routes: tab, Cookies: websession.Cookies{}, Browser: browsers{},
 		Sessions: sessions{
 			cookieOK:  {ID: "sid-alice", UserID: "alice"},
 			cookieSus: {ID: "sid-carol", UserID: "carol"},
 		},
-		Profiles: profiles{"alice": {Username: "alice", Email: "alice@example.com", Groups: []string{"engineering", "R&D, Zürich"}}},
+		Profiles:       profiles{"alice": {Username: "alice", Email: "alice@example.com", Groups: []string{"engineering", "R&D, Zürich"}}},
 		TrustedProxies: trusted, Issuer: issuer + "/", Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +184,9 @@ func cookie(v string) func(*http.Request) {
 	}
 }
 
-func pageRequest(r *http.Request) { r.Header.Set("Accept", "text/html,application/xhtml+xml,*/*;q=0.8") }
+func pageRequest(r *http.Request) {
+	r.Header.Set("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+}
 
 func both(fs ...func(*http.Request)) func(*http.Request) {
 	return func(r *http.Request) {

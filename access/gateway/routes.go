@@ -55,9 +55,10 @@ type RouteTable struct {
 }
 
 // routeIndex is one immutable generation of the table: host -> routes, longest
-// prefix first.
+// prefix first, and the applications by id.
 type routeIndex struct {
 	hosts map[string][]Match
+	apps  map[string]identity.Application
 }
 
 var _ revocation.Watcher = (*RouteTable)(nil)
@@ -68,7 +69,7 @@ func NewRouteTable(routes RouteSource, apps AppSource, log *slog.Logger) *RouteT
 		log = slog.New(slog.DiscardHandler)
 	}
 	t := &RouteTable{routes: routes, apps: apps, log: log, kick: make(chan struct{}, 1)}
-	t.cur.Store(&routeIndex{hosts: map[string][]Match{}})
+	t.cur.Store(&routeIndex{hosts: map[string][]Match{}, apps: map[string]identity.Application{}})
 	return t
 }
 
@@ -93,7 +94,7 @@ func buildIndex(routes []access.Route, apps []identity.Application) *routeIndex 
 	for _, a := range apps {
 		byID[a.ID] = a
 	}
-	idx := &routeIndex{hosts: map[string][]Match{}}
+	idx := &routeIndex{hosts: map[string][]Match{}, apps: byID}
 	for _, r := range routes {
 		app, ok := byID[r.ApplicationID]
 		if !ok {
@@ -117,6 +118,13 @@ func (t *RouteTable) Match(host, path string) (Match, bool) {
 		}
 	}
 	return Match{}, false
+}
+
+// Application returns the application with id as this node knows it, for a policy
+// that needs its attributes (sensitive) beside the resource name "application:<id>".
+func (t *RouteTable) Application(id string) (identity.Application, bool) {
+	a, ok := t.cur.Load().apps[id]
+	return a, ok
 }
 
 // Len is the number of routes in the table.

@@ -109,6 +109,12 @@ func TestRouteTable_Match(t *testing.T) {
 	if tab.Len() != 4 {
 		t.Fatalf("Len = %d", tab.Len())
 	}
+	if a, ok := tab.Application("admin"); !ok || !a.Sensitive || a.Name != "Admin" {
+		t.Fatalf("Application(admin) = %+v, %v", a, ok)
+	}
+	if _, ok := tab.Application("ghost"); ok {
+		t.Fatal("an unknown application was found")
+	}
 }
 
 // A Reload event (or a resync) makes Run reload; other events do not; a failed reload

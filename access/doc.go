@@ -1,7 +1,8 @@
 // Package access is Weft's protocol edge: how applications, gateways, administrators
 // and security tools reach the identity fabric. This root package holds the domain model
 // its subpackages share, and imports nothing that serves HTTP: OAuth clients and the
-// rules a client definition must meet (Client, ClientSpec, Clients, ClientCache),
+// rules a client definition must meet (Client, ClientSpec, Clients, ClientCache), the
+// gateway routes that lead a host and path prefix to an application (Route, Routes),
 // consents, the fosite token session (Session) and the storage fosite needs
 // (TokenStorage), the endpoint paths, and the small interfaces every subpackage uses
 // (ClientLookup, AuditRecorder, JWTSigner, SessionRevoker).
@@ -17,6 +18,8 @@
 //	backchannel/    OIDC Back-Channel Logout messages through the outbox
 //	websession/     the browser's session at Weft: cookies and the live login session
 //	ssf/            the Shared Signals transmitter; ssfapi/ serves its endpoints
+//	gateway/        forward-auth for nginx, Caddy, Traefik and Envoy: the route table,
+//	                /gateway/authz and the browser's way back after login
 //	admin/          the admin REST API
 //	apply/          declarative apply of a fabric file
 //	keys/           signing keys, JWKS, the key-encryption key

@@ -24,6 +24,10 @@ const (
 	PathConsent = "/consent"
 )
 
+// PathGatewayLogin is where the login page returns a browser that a gateway sent to sign
+// in (access/gateway): it validates the page to go back to against the gateway routes.
+const PathGatewayLogin = "/gateway/login"
+
 // DenyParam marks an authorization request that the user declined on the consent page.
 const DenyParam = "weft_consent_denied"
 
@@ -52,9 +56,11 @@ func ContinueURL(form url.Values, satisfied string) string {
 	return PathAuthorize + "?" + q.Encode()
 }
 
-// IsContinueURL reports whether next is an authorization request path that the login and
-// consent pages may redirect to: a relative path to our own endpoint, never an open
+// IsContinueURL reports whether next is a path that the login and consent pages may
+// redirect to: an authorization request, or the gateway's way back (which checks where
+// it sends the browser itself); a relative path to our own endpoint, never an open
 // redirect.
 func IsContinueURL(next string) bool {
-	return strings.HasPrefix(next, PathAuthorize+"?") && !strings.ContainsAny(next, "\r\n\\")
+	return (strings.HasPrefix(next, PathAuthorize+"?") || strings.HasPrefix(next, PathGatewayLogin+"?")) &&
+		!strings.ContainsAny(next, "\r\n\\")
 }

@@ -31,13 +31,19 @@ type Handler struct {
 	Sessions      *identity.Sessions
 	SessionTokens access.SessionTokens
 	Revocations   *revocation.Service
+	// Applications and Routes serve /applications: what forward-auth protects, and the
+	// gateway routes (host and path prefix) that lead to each. They share Directory's
+	// database, so an application and its routes change in one transaction.
+	Applications *identity.Applications
+	Routes       *access.Routes
 }
 
 // New checks that h has every dependency (a nil Logger discards): a handler without
 // its audit trail or its revocation service must not start.
 func New(h Handler) (*Handler, error) {
 	if err := access.CheckDeps("admin.New", map[string]bool{"Directory": h.Directory == nil, "Clients": h.Clients == nil, "Gate": h.Gate == nil,
-		"Audit": h.Audit == nil, "Sessions": h.Sessions == nil, "SessionTokens": h.SessionTokens == nil, "Revocations": h.Revocations == nil}); err != nil {
+		"Audit": h.Audit == nil, "Sessions": h.Sessions == nil, "SessionTokens": h.SessionTokens == nil, "Revocations": h.Revocations == nil,
+		"Applications": h.Applications == nil, "Routes": h.Routes == nil}); err != nil {
 		return nil, err
 	}
 	if h.Logger == nil {
@@ -83,6 +89,14 @@ var routes = []route{
 	{http.MethodPost, "/clients/:id/disable", (*Handler).disableClient},
 	{http.MethodPost, "/clients/:id/enable", (*Handler).enableClient},
 	{http.MethodPost, "/clients/:id/secret", (*Handler).rotateClientSecret},
+
+	{http.MethodGet, "/applications", (*Handler).listApplications},
+	{http.MethodPost, "/applications", (*Handler).createApplication},
+	{http.MethodGet, "/applications/:id", (*Handler).getApplication},
+	{http.MethodPatch, "/applications/:id", (*Handler).patchApplication},
+	{http.MethodDelete, "/applications/:id", (*Handler).deleteApplication},
+	{http.MethodGet, "/applications/:id/routes", (*Handler).listRoutes},
+	{http.MethodPut, "/applications/:id/routes", (*Handler).putRoutes},
 
 	{http.MethodGet, "/sessions", (*Handler).listSessions},
 	{http.MethodGet, "/sessions/:id", (*Handler).getSession},

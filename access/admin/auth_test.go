@@ -123,7 +123,7 @@ func TestNew_RefusesMissingDependencies(t *testing.T) {
 	if err == nil {
 		t.Fatal("New with nothing succeeded")
 	}
-	for _, name := range []string{"Directory", "Clients", "Gate", "Audit", "Sessions", "SessionTokens", "Revocations"} {
+	for _, name := range []string{"Directory", "Clients", "Gate", "Audit", "Sessions", "SessionTokens", "Revocations", "Applications", "Routes"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("the error does not name the missing %s: %v", name, err)
 		}

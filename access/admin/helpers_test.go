@@ -47,6 +47,8 @@ type env struct {
 	sessions *identity.Sessions
 	grants   *fositestore.Store
 	revs     *revocation.Service
+	apps     *identity.Applications
+	routes   *access.Routes
 }
 
 // Tokens every env offers.
@@ -113,8 +115,10 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	en.apps = identity.NewApplications(sqlstore.NewApplications(db), db)
+	en.routes = access.NewRoutes(accsql.NewRoutes(db), en.apps)
 	h, err := New(Handler{Directory: dir, Clients: clients, Gate: g, Audit: audit,
-		Sessions: en.sessions, SessionTokens: en.grants, Revocations: revs})
+		Sessions: en.sessions, SessionTokens: en.grants, Revocations: revs, Applications: en.apps, Routes: en.routes})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -236,6 +236,12 @@ func TestOpenAPI_SchemasMatchTypes(t *testing.T) {
 		"SessionRevocation":     revocationView{},
 		"ChangeStatus":          statusChangeRequest{},
 		"RotateClientSecret":    rotateSecretRequest{},
+		"Application":           applicationView{},
+		"ApplicationList":       list[applicationView]{},
+		"CreateApplication":     createApplicationRequest{},
+		"UpdateApplication":     patchApplicationRequest{},
+		"Route":                 routeView{},
+		"Routes":                putRoutesRequest{},
 	}
 	for name, v := range types {
 		s, ok := doc.Components.Schemas[name]

@@ -19,6 +19,7 @@ const (
 	KindGroup   Kind = "group"
 	KindMachine Kind = "machine_identity"
 	KindClient  Kind = "client"
+	KindApp     Kind = "application"
 )
 
 // Action is what apply did to one object.
@@ -60,6 +61,10 @@ func (r Report) Count(a Action) int {
 type Applier struct {
 	Directory *identity.Directory
 	Clients   *access.Clients
+	// Applications and Routes apply the applications section; they share the
+	// Directory's database, so one transaction covers the whole file.
+	Applications *identity.Applications
+	Routes       *access.Routes
 }
 
 var errDryRun = errors.New("dry run")
@@ -181,7 +186,43 @@ func (a *Applier) apply(ctx context.Context, doc *Document, keys normalized, rep
 		}
 		rep.Changes = append(rep.Changes, Change{KindClient, s.ID, action(created, changed)})
 	}
+	if len(doc.Apps) > 0 && (a.Applications == nil || a.Routes == nil) {
+		return errors.New("apply: applications are declared but this applier has no application service")
+	}
+	for _, s := range doc.Apps {
+		act, err := a.applyApp(ctx, s)
+		if err != nil {
+			return located2(errs, s.at, err)
+		}
+		rep.Changes = append(rep.Changes, Change{KindApp, s.ID, act})
+	}
 	return nil
+}
+
+// applyApp creates or updates an application and makes its routes exactly those
+// declared. A route another application holds is a conflict reported at the item.
+func (a *Applier) applyApp(ctx context.Context, s AppSpec) (Action, error) {
+	specs := make([]access.RouteSpec, len(s.Routes))
+	for i, r := range s.Routes {
+		specs[i] = access.RouteSpec{Host: r.Host, PathPrefix: r.PathPrefix}
+	}
+	created, changed := false, false
+	_, err := a.Applications.ByID(ctx, s.ID)
+	switch {
+	case errors.Is(err, identity.ErrNotFound):
+		_, err = a.Applications.Create(ctx, identity.NewApplication{ID: s.ID, Name: s.Name, Description: s.Description, Sensitive: s.Sensitive})
+		created = true
+	case err == nil:
+		_, changed, err = a.Applications.Update(ctx, s.ID, identity.ApplicationPatch{Name: &s.Name, Description: &s.Description, Sensitive: &s.Sensitive})
+	}
+	if err != nil {
+		return "", err
+	}
+	_, routesChanged, err := a.Routes.Set(ctx, s.ID, specs)
+	if err != nil {
+		return "", err
+	}
+	return action(created, changed || routesChanged), nil
 }
 
 func action(created, changed bool) Action {

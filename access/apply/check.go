@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/weft-fabric/weft/access"
 	"github.com/weft-fabric/weft/identity"
 	"github.com/weft-fabric/weft/identity/password"
 )
@@ -127,7 +128,50 @@ func check(doc *Document, errs *Errors) normalized {
 			seenClients[s.ID] = s.at
 		}
 	}
+
+	seenApps, seenRoutes := map[string]located{}, map[[2]string]located{}
+	for _, s := range doc.Apps {
+		if required(s.at, "id", s.ID) {
+			if err := identity.CheckApplicationID(s.ID); err != nil {
+				fieldErr(s.at, err)
+			} else if prev, dup := seenApps[s.ID]; dup {
+				errs.add(s.at.at("id"), s.at.path+".id", "application %q is declared twice (first at line %d)", s.ID, prev.at("id").Line)
+			} else {
+				seenApps[s.ID] = s.at
+			}
+		}
+		if required(s.at, "name", s.Name) {
+			if err := identity.CheckApplicationText(s.Name, s.Description); err != nil {
+				fieldErr(s.at, err)
+			}
+		}
+		checkRoutes(s.Routes, seenRoutes, errs)
+	}
 	return keys
+}
+
+// checkRoutes validates an application's routes, each at its line; a route declared
+// twice in the file (once normalised, for any application) is refused at the second.
+func checkRoutes(routes []RouteSpec, seen map[[2]string]located, errs *Errors) {
+	for _, r := range routes {
+		h, herr := access.NormalizeHost(r.Host)
+		p, perr := access.NormalizePathPrefix(r.PathPrefix)
+		for _, err := range []error{herr, perr} {
+			var ve *identity.ValidationError
+			if errors.As(err, &ve) {
+				errs.add(r.at.at(ve.Field), r.at.path+"."+ve.Field, "%s", ve.Reason)
+			}
+		}
+		if herr != nil || perr != nil {
+			continue
+		}
+		key := [2]string{h, p}
+		if prev, dup := seen[key]; dup {
+			errs.add(r.at.item, r.at.path, "route %s%s is declared twice (first at line %d, %s)", h, p, prev.item.Line, prev.path)
+			continue
+		}
+		seen[key] = r.at
+	}
 }
 
 var decodeHash = password.Decode

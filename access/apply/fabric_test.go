@@ -27,6 +27,8 @@ type env struct {
 	db      *sqlstore.DB
 	dir     *identity.Directory
 	clients *access.Clients
+	apps    *identity.Applications
+	routes  *access.Routes
 	applier *apply.Applier
 }
 
@@ -39,7 +41,10 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 	store := sqlstore.NewDirectory(db)
 	dir := identity.NewDirectory(store, db, h)
 	clients := access.NewClients(accsql.NewClients(db), store, db, h)
-	return &env{db: db, dir: dir, clients: clients, applier: &apply.Applier{Directory: dir, Clients: clients}}
+	apps := identity.NewApplications(sqlstore.NewApplications(db), db)
+	routes := access.NewRoutes(accsql.NewRoutes(db), apps)
+	return &env{db: db, dir: dir, clients: clients, apps: apps, routes: routes,
+		applier: &apply.Applier{Directory: dir, Clients: clients, Applications: apps, Routes: routes}}
 }
 
 func forEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
@@ -81,7 +86,7 @@ func TestApply_ExampleCreatesEverythingThenIsIdempotent(t *testing.T) {
 		if err != nil {
 			t.Fatalf("apply: %v", err)
 		}
-		if rep.Count(apply.Created) != len(rep.Changes) || len(rep.Changes) != 3+2+2+7 {
+		if rep.Count(apply.Created) != len(rep.Changes) || len(rep.Changes) != 3+2+2+7+2 {
 			t.Fatalf("first apply: %+v", rep.Changes)
 		}
 		before := snapshot(t, e.db.SQL())
@@ -133,6 +138,69 @@ func TestApply_ExampleCreatesEverythingThenIsIdempotent(t *testing.T) {
 		spa, _ := e.clients.Client(ctx, "demo-spa")
 		if spa.Type != access.Public || spa.SecretHash != "" {
 			t.Fatalf("demo-spa = %+v", spa)
+		}
+		payroll, err := e.apps.ByID(ctx, "demo-payroll")
+		if err != nil || !payroll.Sensitive || payroll.Name != "Demo payroll" {
+			t.Fatalf("demo-payroll = %+v, %v", payroll, err)
+		}
+		if wiki, _ := e.apps.ByID(ctx, "demo-wiki"); wiki.Sensitive || wiki.Description != "The team's knowledge base" {
+			t.Fatalf("demo-wiki = %+v", wiki)
+		}
+		rs, err := e.routes.All(ctx)
+		if err != nil || len(rs) != 2 || rs[0].Host != "127.0.0.1" || rs[0].PathPrefix != "/payroll" || rs[0].ApplicationID != "demo-payroll" ||
+			rs[1].PathPrefix != "/wiki" || rs[1].ApplicationID != "demo-wiki" {
+			t.Fatalf("routes = %+v, %v", rs, err)
+		}
+	})
+}
+
+// An application's routes are exact: a file that lists other routes replaces them, and
+// its other fields follow the file.
+func TestApply_ApplicationRoutesAreExact(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		if _, err := e.apply(t, exampleFile(t)); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := e.apply(t, `
+applications:
+  - id: demo-wiki
+    name: Demo wiki
+    description: The team's knowledge base
+    sensitive: true
+    routes:
+      - host: Wiki.Example.com
+        path_prefix: /
+      - host: 127.0.0.1
+        path_prefix: /wiki/
+  - id: demo-payroll
+    name: Demo payroll
+    description: Salaries and bank details
+    sensitive: true
+    routes:
+      - host: 127.0.0.1
+        path_prefix: /payroll
+`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []apply.Change{{apply.KindApp, "demo-wiki", apply.Updated}, {apply.KindApp, "demo-payroll", apply.Unchanged}}
+		if !reflect.DeepEqual(rep.Changes, want) {
+			t.Fatalf("changes = %+v, want %+v", rep.Changes, want)
+		}
+		rs, _ := e.routes.Of(ctx, "demo-wiki")
+		if len(rs) != 2 || rs[0].Host != "127.0.0.1" || rs[0].PathPrefix != "/wiki" || rs[1].Host != "wiki.example.com" || rs[1].PathPrefix != "/" {
+			t.Fatalf("demo-wiki routes = %+v", rs)
+		}
+		if wiki, _ := e.apps.ByID(ctx, "demo-wiki"); !wiki.Sensitive {
+			t.Fatal("sensitive was not applied")
+		}
+		// No routes listed: none left.
+		if _, err := e.apply(t, "applications:\n  - id: demo-wiki\n    name: Demo wiki\n"); err != nil {
+			t.Fatal(err)
+		}
+		if rs, _ := e.routes.Of(ctx, "demo-wiki"); len(rs) != 0 {
+			t.Fatalf("routes left: %+v", rs)
 		}
 	})
 }
@@ -194,7 +262,7 @@ func TestApply_DryRunWritesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		rep, err := e.applier.Apply(context.Background(), doc, true)
-		if err != nil || !rep.DryRun || rep.Count(apply.Created) != 14 {
+		if err != nil || !rep.DryRun || rep.Count(apply.Created) != 16 {
 			t.Fatalf("dry run = %+v, %v", rep, err)
 		}
 		if after := snapshot(t, e.db.SQL()); !reflect.DeepEqual(before, after) {
@@ -240,6 +308,17 @@ func TestApply_ErrorsChangeNothing(t *testing.T) {
 		{"bad machine status", "machine_identities:\n  - name: bot\n    owner: alice\n    status: suspended\n", []string{"fabric.yaml:4:5: machine_identities[0].status: must be active or disabled"}},
 		{"bad client status", "clients:\n  - id: c\n    name: C\n    type: confidential\n    secret: abcdefghijklmnop\n    grant_types: [client_credentials]\n    status: paused\n", []string{"fabric.yaml:7:5: clients[0].status: must be active or disabled"}},
 		{"two documents", "users: []\n---\ngroups: []\n", []string{"fabric.yaml:2:1: a fabric file holds one YAML document"}},
+		{"bad application id", "applications:\n  - id: My App\n    name: A\n", []string{"fabric.yaml:2:5: applications[0].id: may contain only lower-case letters"}},
+		{"application without name", "applications:\n  - id: app\n", []string{"fabric.yaml:2:5: applications[0].name: is required"}},
+		{"application twice", "applications:\n  - id: app\n    name: A\n  - id: app\n    name: B\n", []string{`fabric.yaml:4:5: applications[1].id: application "app" is declared twice (first at line 2)`}},
+		{"unknown route key", "applications:\n  - id: app\n    name: A\n    routes:\n      - host: a.example.com\n        path: /\n", []string{`fabric.yaml:6:9: applications[0].routes[0]: unknown key "path" (allowed: host, path_prefix)`}},
+		{"route with a port", "applications:\n  - id: app\n    name: A\n    routes:\n      - host: a.example.com:8443\n        path_prefix: /\n", []string{"fabric.yaml:5:9: applications[0].routes[0].host: must not include a port"}},
+		{"route without a slash", "applications:\n  - id: app\n    name: A\n    routes:\n      - host: a.example.com\n        path_prefix: app\n", []string{"fabric.yaml:6:9: applications[0].routes[0].path_prefix: must start with '/'"}},
+		{"routes not a list", "applications:\n  - id: app\n    name: A\n    routes: a.example.com\n", []string{"fabric.yaml:4:13: applications[0].routes: must be a list"}},
+		{"route declared twice", "applications:\n  - id: a\n    name: A\n    routes: [{host: x.example.com, path_prefix: /p}]\n  - id: b\n    name: B\n    routes: [{host: X.example.com, path_prefix: /p/}]\n", []string{"fabric.yaml:7:14: applications[1].routes[0]: route x.example.com/p is declared twice (first at line 4"}},
+		// Found at write time: the route belongs to an application the file does not
+		// mention.
+		{"route of another application", "applications:\n  - id: newcomer\n    name: N\n    routes: [{host: 127.0.0.1, path_prefix: /wiki}]\n", []string{`fabric.yaml:2:5: applications[0]: route 127.0.0.1/wiki (routes[0]) already leads to application "demo-wiki"`}},
 		// Found only at write time, after users[0] was inserted: the email belongs to
 		// alice, who exists already.
 		{"late conflict", "users:\n  - username: newbie\n  - username: erin\n    email: alice@example.com\n", []string{"fabric.yaml:3:5: users[1]: a user with this username or email already exists"}},

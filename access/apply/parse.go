@@ -1,11 +1,12 @@
 // Package apply implements declarative apply: a YAML file (a "fabric") that declares
-// users, groups and their members, machine identities and OAuth clients, applied as one
-// transaction. Applying the same file twice changes nothing; any error, reported with
+// users, groups and their members, machine identities, OAuth clients, and applications
+// with the gateway routes that lead to them, applied as one transaction. Applying the same file twice changes nothing; any error, reported with
 // the file's line, changes nothing at all.
 //
 // Objects are matched by their natural key (normalised username, group and machine
-// name, client id). Objects absent from the file are left alone; a declared group's
-// member list is authoritative.
+// name, client id, application id). Objects absent from the file are left alone; a
+// declared group's member list and a declared application's route list are
+// authoritative.
 package apply
 
 import (
@@ -76,6 +77,7 @@ type Document struct {
 	Groups   []GroupSpec    `yaml:"groups"`
 	Machines []MachineSpec  `yaml:"machine_identities"`
 	Clients  []ClientSpec   `yaml:"clients"`
+	Apps     []AppSpec      `yaml:"applications"`
 	pos      map[string]Pos // top-level key → position
 }
 
@@ -148,6 +150,26 @@ type ClientSpec struct {
 	at     located
 }
 
+// AppSpec declares an application and exactly the gateway routes that lead to it
+// (forward-auth matches a request's host and path against them). Sensitive, when
+// absent, is false: the file states the application as it is.
+type AppSpec struct {
+	ID          string      `yaml:"id"`
+	Name        string      `yaml:"name"`
+	Description string      `yaml:"description"`
+	Sensitive   bool        `yaml:"sensitive"`
+	Routes      []RouteSpec `yaml:"routes"`
+	at          located
+}
+
+// RouteSpec declares one route: a host (no port: ports are ignored) and a path prefix
+// of whole segments.
+type RouteSpec struct {
+	Host       string `yaml:"host"`
+	PathPrefix string `yaml:"path_prefix"`
+	at         located
+}
+
 // located remembers where an item and each of its keys are.
 type located struct {
 	path string
@@ -200,7 +222,7 @@ func Parse(r io.Reader, file string) (*Document, error) {
 		return doc, nil
 	}
 	if top.Kind != yaml.MappingNode {
-		errs.add(Pos{top.Line, top.Column}, "", "the document must be a mapping with keys version, users, groups, machine_identities, clients")
+		errs.add(Pos{top.Line, top.Column}, "", "the document must be a mapping with keys version, users, groups, machine_identities, clients, applications")
 		return nil, errs
 	}
 	for i := 0; i+1 < len(top.Content); i += 2 {
@@ -224,8 +246,19 @@ func Parse(r io.Reader, file string) (*Document, error) {
 			doc.Machines = decodeList[MachineSpec](v, "machine_identities", errs, func(s *MachineSpec, l located) { s.at = l })
 		case "clients":
 			doc.Clients = decodeList[ClientSpec](v, "clients", errs, func(s *ClientSpec, l located) { s.at = l })
+		case "applications":
+			doc.Apps = decodeList[AppSpec](v, "applications", errs, func(s *AppSpec, l located) { s.at = l })
+			for ai, item := range mappingItems(v) {
+				if ai >= len(doc.Apps) {
+					break
+				}
+				if routes := valueOf(item, "routes"); routes != nil {
+					path := fmt.Sprintf("applications[%d].routes", ai)
+					doc.Apps[ai].Routes = decodeList[RouteSpec](routes, path, errs, func(s *RouteSpec, l located) { s.at = l })
+				}
+			}
 		default:
-			errs.add(Pos{k.Line, k.Column}, "", "unknown key %q (allowed: version, users, groups, machine_identities, clients)", k.Value)
+			errs.add(Pos{k.Line, k.Column}, "", "unknown key %q (allowed: version, users, groups, machine_identities, clients, applications)", k.Value)
 		}
 	}
 	if err := errs.errOrNil(); err != nil {
@@ -239,6 +272,19 @@ func mappingItems(seq *yaml.Node) []*yaml.Node {
 		return nil
 	}
 	return seq.Content
+}
+
+// valueOf returns the value of key in a mapping node, or nil.
+func valueOf(item *yaml.Node, key string) *yaml.Node {
+	if item.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(item.Content); i += 2 {
+		if item.Content[i].Value == key {
+			return item.Content[i+1]
+		}
+	}
+	return nil
 }
 
 func memberPositions(item *yaml.Node) []Pos {
@@ -290,6 +336,9 @@ func decodeList[T any](seq *yaml.Node, name string, errs *Errors, set func(*T, l
 				continue
 			}
 			l.keys[k.Value] = Pos{k.Line, k.Column}
+			if nestedList(rv.Field(idx).Type()) {
+				continue // a list of mappings: the caller decodes it with its own positions
+			}
 			if err := val.Decode(rv.Field(idx).Addr().Interface()); err != nil {
 				errs.add(Pos{val.Line, val.Column}, path+"."+k.Value, "must be %s", kindName(rv.Field(idx).Type()))
 			}
@@ -298,6 +347,12 @@ func decodeList[T any](seq *yaml.Node, name string, errs *Errors, set func(*T, l
 		out = append(out, v)
 	}
 	return out
+}
+
+// nestedList reports whether t is a list of mappings (an application's routes), which
+// decodeList leaves to its caller so that its items get positions and key checks too.
+func nestedList(t reflect.Type) bool {
+	return t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct
 }
 
 func yamlFields(t reflect.Type) map[string]int {

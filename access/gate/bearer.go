@@ -39,7 +39,7 @@ func (c Caller) Person() bool { return c.Kind == policy.KindUser }
 func (g *Gate) Bearer(c echo.Context, resource string, scopes ...string) (Caller, error) {
 	r := c.Request()
 	ctx := r.Context()
-	token, present := bearerToken(r)
+	token, present := BearerToken(r)
 	need := strings.Join(scopes, " ")
 	if !present {
 		// RFC 6750 section 3.1: without credentials, the challenge without an error code.
@@ -93,10 +93,10 @@ func (g *Gate) Bearer(c echo.Context, resource string, scopes ...string) (Caller
 	return cl, nil
 }
 
-// bearerToken reads "Authorization: Bearer <token>" (RFC 6750 section 2.1; the scheme
+// BearerToken reads "Authorization: Bearer <token>" (RFC 6750 section 2.1; the scheme
 // is case-insensitive). present is false when there is no Bearer header at all; token
 // is empty when there is one but it is malformed.
-func bearerToken(r *http.Request) (token string, present bool) {
+func BearerToken(r *http.Request) (token string, present bool) {
 	scheme, rest, _ := strings.Cut(r.Header.Get(echo.HeaderAuthorization), " ")
 	if !strings.EqualFold(scheme, "Bearer") {
 		return "", false

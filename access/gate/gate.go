@@ -109,11 +109,38 @@ func (g *Gate) Check(ctx context.Context, r Request) (Result, error) {
 // Decide makes the decision for a token that was already found (introspection, where
 // fosite authenticated the caller and looked the token up).
 func (g *Gate) Decide(ctx context.Context, r Request, use fosite.TokenUse, ar fosite.AccessRequester) (Result, error) {
-	res := Result{Use: use, Grant: ar}
-	subject := ar.GetSession().GetSubject()
+	clientID := ""
+	if c := ar.GetClient(); c != nil {
+		clientID = c.GetID()
+	}
+	sid := ""
+	if s, ok := ar.GetSession().(*access.Session); ok {
+		sid = s.SID
+	}
+	res, err := g.decide(ctx, r, ar.GetSession().GetSubject(), clientID, sid, ar.GetGrantedScopes())
+	if err != nil {
+		return Result{}, err
+	}
+	res.Use, res.Grant = use, ar
+	return res, nil
+}
+
+// DecideSession makes the decision for a person's login session at Weft rather than a
+// token: forward-auth with Weft's session cookie. The caller has checked the session
+// (cookie valid, session not ended); the subject check, risk, policy and event are
+// Decide's, with the session's sid and no client or scopes. Result.Grant is nil.
+func (g *Gate) DecideSession(ctx context.Context, r Request, subject, sid string) (Result, error) {
+	if subject == "" || sid == "" {
+		return Result{}, errors.New("gate.DecideSession: a subject and a session id are required")
+	}
+	return g.decide(ctx, r, subject, "", sid, nil)
+}
+
+func (g *Gate) decide(ctx context.Context, r Request, subject, clientID, sid string, scopes []string) (Result, error) {
+	var res Result
 	p, err := g.d.Principals.Principal(ctx, subject)
 	if err != nil {
-		return Result{}, fmt.Errorf("resolve the token's subject: %w", err)
+		return Result{}, fmt.Errorf("resolve the subject: %w", err)
 	}
 	res.Principal = p
 	if p.Status != string(identity.StatusActive) {
@@ -123,14 +150,6 @@ func (g *Gate) Decide(ctx context.Context, r Request, use fosite.TokenUse, ar fo
 		return res, nil
 	}
 	res.Active = true
-	clientID := ""
-	if c := ar.GetClient(); c != nil {
-		clientID = c.GetID()
-	}
-	sid := ""
-	if s, ok := ar.GetSession().(*access.Session); ok {
-		sid = s.SID
-	}
 	sig := analytics.Signal{Subject: p.ID, SubjectKind: p.Kind, ClientID: clientID, SessionID: sid, Action: r.Action,
 		IP: r.IP, UserAgent: r.UserAgent, DeviceID: r.DeviceID, At: time.Now()}
 	risk, err := g.d.Risk.Score(ctx, sig)
@@ -143,7 +162,7 @@ func (g *Gate) Decide(ctx context.Context, r Request, use fosite.TokenUse, ar fo
 		reasons[i] = rr.Code
 	}
 	dec, err := g.d.Policy.Decide(ctx, policy.Request{Principal: p, ClientID: clientID, SessionID: sid,
-		Scopes: ar.GetGrantedScopes(), Action: r.Action, Resource: r.Resource, IP: r.IP, UserAgent: r.UserAgent,
+		Scopes: scopes, Action: r.Action, Resource: r.Resource, IP: r.IP, UserAgent: r.UserAgent,
 		DeviceID: r.DeviceID, RiskScore: risk.Score, RiskLevel: string(risk.Level), RiskReasons: reasons})
 	if err != nil {
 		return Result{}, fmt.Errorf("evaluate the policy: %w", err)

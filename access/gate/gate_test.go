@@ -378,3 +378,41 @@ func TestPrincipalCache_LookupRacingAnEventIsNotKept(t *testing.T) {
 		t.Fatalf("the raced lookup was cached: %d lookups reached the directory, want 2", next.count())
 	}
 }
+
+// A browser session is decided like a token: the subject in good standing, risk and
+// policy, with the session's sid and no client or scopes; a suspended user's session is
+// not active whatever the policy says.
+func TestDecideSession(t *testing.T) {
+	pol, rec := &decider{d: policy.Decision{Allow: true}}, &recorder{}
+	g := newGate(t, pol, scorer{r: analytics.Risk{Score: 7, Level: analytics.LevelLow}}, rec)
+	ctx := context.Background()
+	req := gate.Request{Action: "access", Resource: "application:wiki", IP: "127.0.0.1", UserAgent: "test", DeviceID: "dev"}
+	res, err := g.DecideSession(ctx, req, "alice", "sid-9")
+	if err != nil || !res.Active || !res.Allow || res.Grant != nil || res.Principal.ID != "alice" || res.Risk.Score != 7 {
+		t.Fatalf("DecideSession = %+v, %v", res, err)
+	}
+	got := pol.got[0]
+	if got.SessionID != "sid-9" || got.ClientID != "" || len(got.Scopes) != 0 || got.Action != "access" ||
+		got.Resource != "application:wiki" || got.DeviceID != "dev" || got.RiskLevel != "low" {
+		t.Fatalf("policy request = %+v", got)
+	}
+	if len(rec.evs) != 1 || rec.evs[0].SessionID != "sid-9" || !rec.evs[0].Allowed {
+		t.Fatalf("events = %+v", rec.evs)
+	}
+
+	res, err = g.DecideSession(ctx, req, "carol", "sid-2")
+	if err != nil || res.Active || res.Allow || len(res.Reasons) != 1 || res.Reasons[0].Code != gate.ReasonSubjectInactive {
+		t.Fatalf("suspended subject: %+v, %v", res, err)
+	}
+	if _, err := g.DecideSession(ctx, req, "unreachable", "sid-3"); err == nil {
+		t.Fatal("an unresolvable subject gave a decision")
+	}
+	if _, err := g.DecideSession(ctx, req, "alice", ""); err == nil {
+		t.Fatal("a decision without a session id")
+	}
+	deny := &decider{d: policy.Decision{StepUp: "aal2", Reasons: []policy.Reason{{Code: "step_up", Message: "Sign in again."}}}}
+	g = newGate(t, deny, analytics.NoRisk{}, analytics.Discard{})
+	if res, err := g.DecideSession(ctx, req, "alice", "sid-9"); err != nil || !res.Active || res.Allow || res.StepUp != "aal2" {
+		t.Fatalf("step-up: %+v, %v", res, err)
+	}
+}

@@ -23,6 +23,16 @@ type Event struct {
 	// Policy announces that this version of the central policy is in force: every node
 	// loads it (Fanout.PolicyChanged). Such an event revokes nothing.
 	Policy int64 `json:"policy,omitempty"`
+	// Reload names node-local tables to reload from the database (forward-auth's
+	// route table). It is no revocation: an event that carries only this passes by the
+	// token cache and the listeners, and reaches the watchers alone.
+	Reload []string `json:"reload,omitempty"`
+}
+
+// reloadOnly reports whether ev only asks for tables to be reloaded.
+func (e Event) reloadOnly() bool {
+	return len(e.Reload) > 0 && !e.All && !e.Durable && len(e.RequestIDs) == 0 && len(e.Signatures) == 0 &&
+		len(e.SIDs) == 0 && e.Subject == "" && e.ClientID == ""
 }
 
 // matches reports whether the event reaches a token with these attributes.
@@ -71,6 +81,14 @@ type Listener interface {
 	// Forget drops what is cached about name, or everything when all is set. It must
 	// not block: it runs on the bus's goroutine and before a revocation is answered.
 	Forget(name string, all bool)
+}
+
+// Watcher is a node-local cache that needs the whole event rather than a name:
+// forward-auth's session cache drops login sessions by sid, and its route table reloads
+// when an event names it in Reload (or says All, after a resync). Watch must not block:
+// it runs on the bus's goroutine and before a revocation is answered.
+type Watcher interface {
+	Watch(ev Event)
 }
 
 // Receiver is the node's side of the bus: what a Bus calls when events arrive.

@@ -29,6 +29,9 @@ type Fanout struct {
 	// principal cache, the client cache): each event is applied to them as to the
 	// token cache.
 	Listeners []Listener
+	// Watchers see every event whole, reload requests included (forward-auth's
+	// session cache and route table).
+	Watchers []Watcher
 	// Notify, if set, hears of every revocation event this node applies (its own once
 	// committed, the others' from the bus or the log): a revocation queues deliveries
 	// (back-channel logout, security events) that this node's outbox worker can start
@@ -126,12 +129,19 @@ func (f *Fanout) Follow(ctx context.Context, interval, overlap time.Duration) {
 	}
 }
 
-// apply drops what ev names from this node's memory: the token cache and every listener.
+// apply drops what ev names from this node's memory: the token cache, every listener
+// and every watcher. A reload request reaches the watchers only.
 func (f *Fanout) apply(ev Event) {
 	if ev.Policy != 0 {
 		if f.PolicyChanged != nil {
 			f.PolicyChanged(ev.Policy)
 		}
+		return
+	}
+	for _, w := range f.Watchers {
+		w.Watch(ev)
+	}
+	if ev.reloadOnly() {
 		return
 	}
 	if f.Notify != nil && ev.Durable {

@@ -93,3 +93,33 @@ func TestFanout_PolicyChanged(t *testing.T) {
 		t.Fatalf("a policy event reached the caches: listeners heard %v", l.got)
 	}
 }
+
+type watching struct{ got []revocation.Event }
+
+func (w *watching) Watch(ev revocation.Event) { w.got = append(w.got, ev) }
+
+// Watchers see every event whole, however it arrives; a reload request reaches them
+// and nothing else (no listener forgets, nothing is notified).
+func TestFanout_Watchers(t *testing.T) {
+	w := newWorld()
+	wa, l := &watching{}, &forgetting{}
+	var notified int
+	f := &revocation.Fanout{Node: "n1", Bus: fakeBus{w}, Log: fakeLog{w}, Listeners: []revocation.Listener{l},
+		Watchers: []revocation.Watcher{wa}, Notify: func() { notified++ }}
+	ctx := context.Background()
+	if _, err := f.Publish(ctx, revocation.Event{Reload: []string{"routes"}}); err != nil {
+		t.Fatal(err)
+	}
+	f.Receive(ctx, revocation.Event{ID: "e2", SIDs: []string{"sid-1"}, Subject: "alice"})
+	f.Receive(ctx, revocation.Event{ID: "e3", Reload: []string{"routes"}})
+	if err := f.Resync(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if len(wa.got) != 4 || !slices.Equal(wa.got[0].Reload, []string{"routes"}) || wa.got[0].ID == "" ||
+		!slices.Equal(wa.got[1].SIDs, []string{"sid-1"}) || wa.got[2].ID != "e3" || !wa.got[3].All {
+		t.Fatalf("watchers saw %+v", wa.got)
+	}
+	if want := []string{"alice", "*"}; !slices.Equal(l.got, want) || notified != 0 {
+		t.Fatalf("listeners heard %v (want %v), notified %d times", l.got, want, notified)
+	}
+}

@@ -69,11 +69,11 @@ const exampleFabric = "../../examples/fabric.yaml"
 func TestCLI_ApplyThenUserList(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *cliEnv) {
 		out := e.ok("", "apply", "-f", exampleFabric)
-		if !strings.Contains(out, "14 created, 0 updated, 0 unchanged") || !strings.Contains(out, "created user alice") {
+		if !strings.Contains(out, "16 created, 0 updated, 0 unchanged") || !strings.Contains(out, "created user alice") {
 			t.Fatalf("apply output:\n%s", out)
 		}
 		out = e.ok("", "apply", "-f", exampleFabric)
-		if !strings.Contains(out, "0 created, 0 updated, 14 unchanged") {
+		if !strings.Contains(out, "0 created, 0 updated, 16 unchanged") {
 			t.Fatalf("second apply is not a no-op:\n%s", out)
 		}
 		var list struct {

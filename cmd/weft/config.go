@@ -94,7 +94,7 @@ var settings = []setting{
 	{"metrics_listen", "WEFT_METRICS_LISTEN", "metrics-listen", "",
 		"Separate host:port that serves /metrics (Prometheus) instead of the public listener, e.g. an address only the monitoring network reaches; empty serves /metrics on listen"},
 	{"trusted_proxies", "WEFT_TRUSTED_PROXIES", "trusted-proxies", "",
-		"Reverse proxies whose Forwarded and X-Forwarded-For headers name the client: comma-separated IPs or CIDR prefixes (IPv4 or IPv6); empty trusts none and the client is the TCP peer"},
+		"Reverse proxies whose Forwarded and X-Forwarded-For headers name the client, and the only peers forward-auth (/gateway/authz) answers: comma-separated IPs or CIDR prefixes (IPv4 or IPv6); empty trusts none and the client is the TCP peer"},
 	{"issuer", "WEFT_ISSUER", "issuer", "http://localhost:8080",
 		"Public base URL, the OpenID Connect issuer: https (http only on loopback), no query, no trailing slash"},
 	{"data_dir", "WEFT_DATA_DIR", "data-dir", "./weft-data",

@@ -150,6 +150,10 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Add
 	api.revocations.Register(e)
 	api.ssf.Register(e)
 	api.authzen.Register(e)
+	api.gateway.Register(e)
+	// Forward-auth's routes reload on change through the fan-out, and every 10 s
+	// whatever happened (another process's change on SQLite, PostgreSQL without Redis).
+	workers.Go(func() error { api.routeTable.Run(wctx, 10*time.Second); return nil })
 	workers.Go(func() error { housekeeping(wctx, a, log); return nil })
 	// Checkpoints of the audit chain at start, every minute it grew and at shutdown,
 	// into the database, data_dir/audit-head and the log.

@@ -20,6 +20,7 @@ import (
 	"github.com/weft-fabric/weft/access/backchannel"
 	"github.com/weft-fabric/weft/access/fositestore"
 	"github.com/weft-fabric/weft/access/gate"
+	"github.com/weft-fabric/weft/access/gateway"
 	"github.com/weft-fabric/weft/access/keys"
 	"github.com/weft-fabric/weft/access/keys/keysql"
 	"github.com/weft-fabric/weft/access/oauth"
@@ -84,6 +85,9 @@ type app struct {
 	sessions    *identity.Sessions
 	clients     *access.Clients
 	clientCache *access.ClientCache
+	apps        *identity.Applications
+	routes      *access.Routes
+	routeChange *gateway.RouteChanges // reloads this node's route table (server) and tells the others
 	applier     *apply.Applier
 
 	keys        *keys.Manager   // nil in the CLI
@@ -210,7 +214,10 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, r role) (_ *app, 
 	// The revocation service hears of every client disabled or rotated, whichever path
 	// does it, and revokes and tells every node.
 	a.clients = access.NewClients(a.clientCache, dirStore, db, hasher, a.revocations).CheckPushURLsWith(a.outbound)
-	a.applier = &apply.Applier{Directory: a.directory, Clients: a.clients}
+	a.routeChange = &gateway.RouteChanges{Tx: db, Publish: a.fanout.Publish, Logger: log}
+	a.apps = identity.NewApplications(sqlstore.NewApplications(db), db, a.routeChange)
+	a.routes = access.NewRoutes(accsql.NewRoutes(db), a.apps)
+	a.applier = &apply.Applier{Directory: a.directory, Clients: a.clients, Applications: a.apps, Routes: a.routes}
 	return a, nil
 }
 
@@ -345,6 +352,8 @@ type surfaces struct {
 	authzen     *authzen.Handler
 	outbox      *outbox.Worker
 	logins      *throttle.Login
+	gateway     *gateway.Handler
+	routeTable  *gateway.RouteTable
 }
 
 // newHTTP builds the server's endpoints over a (built with roleServer).
@@ -385,8 +394,12 @@ func newHTTP(a *app) (*surfaces, error) {
 	if err != nil {
 		return nil, err
 	}
+	gw, table, err := newGateway(a, g, browser, cookies)
+	if err != nil {
+		return nil, err
+	}
 	adm, err := admin.New(admin.Handler{Directory: a.directory, Gate: g, Logger: a.log, Clients: a.clients, Audit: a.audit,
-		Sessions: a.sessions, SessionTokens: a.tokens, Revocations: a.revocations})
+		Sessions: a.sessions, SessionTokens: a.tokens, Revocations: a.revocations, Applications: a.apps, Routes: a.routes})
 	if err != nil {
 		return nil, err
 	}
@@ -399,9 +412,34 @@ func newHTTP(a *app) (*surfaces, error) {
 		ssf: &ssfapi.Handler{Transmitter: a.transmitter, Gate: g, Admins: a.directory},
 		authzen: &authzen.Handler{Issuer: a.cfg.Issuer, Gate: g, Evaluator: a.policy, Actions: a.policy,
 			Logger: a.log},
-		outbox: worker,
-		logins: logins,
+		outbox:     worker,
+		logins:     logins,
+		gateway:    gw,
+		routeTable: table,
 	}, nil
+}
+
+// newGateway builds forward-auth: the route table, loaded now and kept current through
+// the fan-out, and the session and profile caches, which serve from memory only where
+// the token cache does (a node that hears every revocation).
+func newGateway(a *app, g *gate.Gate, browser *websession.Browser, cookies websession.Cookies) (*gateway.Handler, *gateway.RouteTable, error) {
+	table := gateway.NewRouteTable(a.routes, a.apps, a.log)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := table.Reload(ctx); err != nil {
+		return nil, nil, err
+	}
+	a.routeChange.Table = table
+	fresh := func() bool { return false } // PostgreSQL without Redis: other nodes' revocations cannot reach memory
+	if a.fanout.Cache != nil {
+		fresh = a.fanout.Fresh
+	}
+	sessions := gateway.NewSessionCache(a.sessions, fresh, time.Minute, 100000)
+	profiles := gateway.NewProfileCache(a.directory, fresh, 30*time.Second, 100000)
+	a.fanout.Watchers = append(a.fanout.Watchers, table, sessions, profiles)
+	h, err := gateway.New(gateway.Handler{Gate: g, Routes: table, Sessions: sessions, Profiles: profiles, Browser: browser,
+		Cookies: cookies, TrustedProxies: a.cfg.trustedProxies(), Issuer: a.cfg.Issuer, Logger: a.log})
+	return h, table, err
 }
 
 // wakingQueue is the outbox as those who queue messages see it: once the transaction

@@ -145,7 +145,8 @@ func OpenEmpty(t testing.TB, b Backend) *sqlstore.DB {
 }
 
 // DirectoryTables are the tables that declarative apply and the admin API write.
-var DirectoryTables = []string{"users", "password_credentials", "groups", "group_members", "machine_identities", "oauth_clients"}
+var DirectoryTables = []string{"users", "password_credentials", "groups", "group_members", "machine_identities", "oauth_clients",
+	"applications", "gateway_routes"}
 
 // Snapshot returns every row of tables in a stable order, as text, so a test can show
 // that a refused request changed nothing at all.

@@ -48,6 +48,16 @@ func newPolicyCmd(c *cli) *cobra.Command {
 		}
 		return p, nil
 	}
+	// onProposal runs fn with the proposal the flags describe, inside the app.
+	onProposal := func(fn func(cmd *cobra.Command, a *app, p policy.Proposal) error) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, _ []string) error {
+			p, err := proposal()
+			if err != nil {
+				return err
+			}
+			return c.withApp(cmd.Context(), func(a *app) error { return fn(cmd, a, p) })
+		}
+	}
 	inputs := func(cc *cobra.Command) {
 		cc.Flags().StringVarP(&file, "file", "f", "", "the policy text (Cedar)")
 		cc.Flags().StringVar(&schemaFile, "schema", "", "a schema extending Weft's (administrators' actions and attributes)")
@@ -59,19 +69,13 @@ func newPolicyCmd(c *cli) *cobra.Command {
 		Use:   "validate -f FILE",
 		Short: "Check a policy against the schema, without saving it",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := proposal()
-			if err != nil {
+		RunE: onProposal(func(cmd *cobra.Command, a *app, p policy.Proposal) error {
+			if err := a.policies.Validate(cmd.Context(), p); err != nil {
 				return err
 			}
-			return c.withApp(cmd.Context(), func(a *app) error {
-				if err := a.policies.Validate(cmd.Context(), p); err != nil {
-					return err
-				}
-				_, err := fmt.Fprintln(c.stdout, "The policy is valid.")
-				return err
-			})
-		},
+			_, err := fmt.Fprintln(c.stdout, "The policy is valid.")
+			return err
+		}),
 	}
 	inputs(validate)
 
@@ -79,38 +83,32 @@ func newPolicyCmd(c *cli) *cobra.Command {
 		Use:   "test -f FILE",
 		Short: "Run the test cases against a policy, without saving it",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := proposal()
+		RunE: onProposal(func(cmd *cobra.Command, a *app, p policy.Proposal) error {
+			rep, err := a.policies.Test(cmd.Context(), p)
 			if err != nil {
 				return err
 			}
-			return c.withApp(cmd.Context(), func(a *app) error {
-				rep, err := a.policies.Test(cmd.Context(), p)
-				if err != nil {
+			if c.output == "json" {
+				if err := writeJSON(c.stdout, rep); err != nil {
 					return err
 				}
-				if c.output == "json" {
-					if err := writeJSON(c.stdout, rep); err != nil {
-						return err
-					}
-				} else {
-					rows := make([][]string, 0, len(rep.Passed)+len(rep.Failures))
-					for _, n := range rep.Passed {
-						rows = append(rows, []string{"pass", n, ""})
-					}
-					for _, f := range rep.Failures {
-						rows = append(rows, []string{"FAIL", f.Name, f.Message})
-					}
-					if err := table(c.stdout, []string{"RESULT", "TEST CASE", "WHY"}, rows); err != nil {
-						return err
-					}
+			} else {
+				rows := make([][]string, 0, len(rep.Passed)+len(rep.Failures))
+				for _, n := range rep.Passed {
+					rows = append(rows, []string{"pass", n, ""})
 				}
-				if len(rep.Failures) > 0 {
-					return &policy.TestFailures{Failures: rep.Failures}
+				for _, f := range rep.Failures {
+					rows = append(rows, []string{"FAIL", f.Name, f.Message})
 				}
-				return nil
-			})
-		},
+				if err := table(c.stdout, []string{"RESULT", "TEST CASE", "WHY"}, rows); err != nil {
+					return err
+				}
+			}
+			if len(rep.Failures) > 0 {
+				return &policy.TestFailures{Failures: rep.Failures}
+			}
+			return nil
+		}),
 	}
 	inputs(test)
 
@@ -118,27 +116,21 @@ func newPolicyCmd(c *cli) *cobra.Command {
 		Use:   "apply -f FILE",
 		Short: "Validate, test and save a policy as the next version; every node enforces it",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := proposal()
+		RunE: onProposal(func(cmd *cobra.Command, a *app, p policy.Proposal) error {
+			v, err := a.policies.Apply(cmd.Context(), p)
 			if err != nil {
 				return err
 			}
-			return c.withApp(cmd.Context(), func(a *app) error {
-				v, err := a.policies.Apply(cmd.Context(), p)
-				if err != nil {
-					return err
-				}
-				// Nodes on the bus load it at once; the others within their poll.
-				if _, err := a.fanout.Publish(cmd.Context(), revocation.Event{Policy: v.Number}); err != nil {
-					fmt.Fprintf(c.stderr, "policy version %d is saved, but announcing it failed (nodes load it within 30 s): %v\n", v.Number, err)
-				}
-				if c.output == "json" {
-					return writeJSON(c.stdout, map[string]any{"version": v.Number})
-				}
-				_, err = fmt.Fprintf(c.stdout, "Policy version %d is in force.\n", v.Number)
-				return err
-			})
-		},
+			// Nodes on the bus load it at once; the others within their poll.
+			if _, err := a.fanout.Publish(cmd.Context(), revocation.Event{Policy: v.Number}); err != nil {
+				fmt.Fprintf(c.stderr, "policy version %d is saved, but announcing it failed (nodes load it within 30 s): %v\n", v.Number, err)
+			}
+			if c.output == "json" {
+				return writeJSON(c.stdout, map[string]any{"version": v.Number})
+			}
+			_, err = fmt.Fprintf(c.stdout, "Policy version %d is in force.\n", v.Number)
+			return err
+		}),
 	}
 	inputs(apply)
 	apply.Flags().StringVar(&comment, "comment", "", "why the policy changes")

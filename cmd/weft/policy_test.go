@@ -63,6 +63,21 @@ unless { principal is Weft::User };
 		}
 	}
 
+	if d := cli.ok("", "policy", "diff", "0", "1"); !strings.Contains(d, "+@id(\"pause-machine-introspection\")") {
+		t.Fatalf("diff 0 1 does not show the added policy:\n%s", d)
+	}
+	// A test case the policy in force breaks: `policy test` reports it and fails.
+	cases := filepath.Join(dir, "cases.json")
+	if err := os.WriteFile(cases, []byte(`[{"name": "machines may introspect",
+	  "request": {"principal": {"id": "m", "kind": "machine", "status": "active"}, "action": "introspect", "risk_level": "none"},
+	  "expect": "allow"}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := cli.run("", "policy", "test", "-f", pausing, "--tests", cases); r.code == 0 ||
+		!strings.Contains(r.stdout, "FAIL") || !strings.Contains(r.stdout, "machines may introspect") {
+		t.Fatalf("policy test with a broken case: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
 	broken := filepath.Join(dir, "broken.cedar")
 	if err := os.WriteFile(broken, []byte("permit (principal, action, resource)\nwhen { context.risk.levle == \"none\" };\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/weft-fabric/weft/policy"
 )
@@ -51,8 +52,29 @@ func benchDecide(b *testing.B, policies string, r policy.Request, want policy.Ou
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	// A new second each call: decisions are remembered within a second, and this
+	// measures evaluating (BenchmarkDecide_Remembered measures the other case).
+	start := r.Time
+	i := 0
 	for b.Loop() {
+		i++
+		r.Time = start.Add(time.Duration(i) * time.Second)
 		if _, err := e.Decide(ctx, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecide_Remembered is a gateway's steady state: the same question within one
+// second, answered from the set's memory of decisions.
+func BenchmarkDecide_Remembered(b *testing.B) {
+	e := policy.NewEngine()
+	if _, err := e.Decide(ctx, introspection); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.Decide(ctx, introspection); err != nil {
 			b.Fatal(err)
 		}
 	}

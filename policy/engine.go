@@ -2,13 +2,17 @@ package policy
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"iter"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	cedar "github.com/cedar-policy/cedar-go"
 	"github.com/cedar-policy/cedar-go/types"
@@ -143,6 +147,8 @@ type Compiled struct {
 	byID    map[cedar.PolicyID]*policyEntry
 	tests   []TestCase
 	now     func() time.Time
+	// decisions remembers this set's recent answers (see Decide).
+	decisions *lru.Cache[string, Decision]
 }
 
 // Version is the version number the set was compiled from.
@@ -177,7 +183,12 @@ func Compile(v Version) (*Compiled, error) {
 	if err != nil {
 		return nil, ValidationErrors{positioned(SourcePolicies, "", err)}
 	}
-	c := &Compiled{version: v.Number, schema: sch, byID: make(map[cedar.PolicyID]*policyEntry, len(list)), now: time.Now}
+	decisions, err := lru.New[string, Decision](decisionCacheSize)
+	if err != nil {
+		return nil, err
+	}
+	c := &Compiled{version: v.Number, schema: sch, byID: make(map[cedar.PolicyID]*policyEntry, len(list)), now: time.Now,
+		decisions: decisions}
 	all := make(policyList, 0, len(list))
 	for i, p := range list {
 		pos := p.Position()
@@ -269,7 +280,19 @@ func flatten(err error) []error {
 // resource, context; see weft.cedarschema) and the set decides. An action the schema
 // does not declare is denied (ReasonUnknownAction); an unknown principal kind is an
 // error.
+//
+// Decisions are remembered per set, by every input and the second they are made in
+// (context.time has whole seconds): a gateway asks the same question about one token
+// thousands of times a second, and an evaluation costs tens of microseconds and dozens
+// of allocations. The answer is the same as evaluating, by construction.
 func (c *Compiled) Decide(_ context.Context, r Request) (Decision, error) {
+	if r.Time.IsZero() {
+		r.Time = c.now()
+	}
+	key := decisionKey(&r)
+	if d, ok := c.decisions.Get(key); ok {
+		return d.clone(), nil
+	}
 	action, ok := c.schema.action(r.Action)
 	if !ok {
 		return c.denied(ReasonUnknownAction, "The policy schema declares no action "+strconv.Quote(r.Action)+"."), nil
@@ -278,7 +301,66 @@ func (c *Compiled) Decide(_ context.Context, r Request) (Decision, error) {
 	if err != nil {
 		return Decision{}, err
 	}
-	return c.decide(ents, req), nil
+	d := c.decide(ents, req)
+	c.decisions.Add(key, d)
+	return d.clone(), nil
+}
+
+// decisionCacheSize bounds the decisions a set remembers (a few MiB at most).
+const decisionCacheSize = 8192
+
+// decisionKey is every input of r that a decision can depend on, each length-prefixed
+// so that no two requests share a key, and the request's second.
+func decisionKey(r *Request) string {
+	b := make([]byte, 0, 256)
+	str := func(s string) {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	list := func(ss []string) {
+		b = binary.AppendUvarint(b, uint64(len(ss)))
+		for _, s := range ss {
+			str(s)
+		}
+	}
+	p := &r.Principal
+	str(p.ID)
+	str(p.Kind)
+	str(p.Status)
+	str(p.Email)
+	list(p.Groups)
+	str(r.ClientID)
+	str(r.SessionID)
+	list(r.Scopes)
+	str(r.Action)
+	str(r.Resource)
+	str(r.Application)
+	if r.Sensitive {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	str(r.RouteHost)
+	str(r.RoutePath)
+	str(r.IP)
+	str(r.UserAgent)
+	str(r.DeviceID)
+	str(r.Country)
+	str(r.Network)
+	str(r.ACR)
+	list(r.AMR)
+	b = binary.AppendVarint(b, r.Time.Unix())
+	b = binary.AppendVarint(b, int64(r.RiskScore))
+	str(r.RiskLevel)
+	list(r.RiskReasons)
+	return string(b)
+}
+
+// clone is d with its own slices: a remembered decision is shared by every caller.
+func (d Decision) clone() Decision {
+	d.Reasons = slices.Clone(d.Reasons)
+	d.PolicyIDs = slices.Clone(d.PolicyIDs)
+	return d
 }
 
 // decide runs the set: plain forbids and permits first; step-up forbids only when

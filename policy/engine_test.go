@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -647,5 +648,62 @@ func TestDefault_UnderAnExtendedSchema(t *testing.T) {
 		Context:  map[string]any{"purpose": "audit", "risk": map[string]any{"level": "medium"}}})
 	if err != nil || !d.Allow {
 		t.Fatalf("medium risk on a resource without sensitivity: %+v %v", d, err)
+	}
+}
+
+// Decisions are remembered within a second, and a remembered decision is the one an
+// evaluation gives: requests that differ in any input get their own, and a caller that
+// changes what it got changes nothing for the next.
+func TestDecide_RemembersExactly(t *testing.T) {
+	c, err := policy.Compile(policy.Version{Number: 1, Policies: policy.DefaultPolicies + `
+@id("team-a-only")
+@reason("not_team_a")
+forbid (principal is Weft::User, action == Weft::Action::"access", resource == Weft::Application::"team-app")
+unless { principal in Weft::Group::"a" };
+`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	user := func(groups ...string) policy.Principal {
+		return policy.Principal{ID: "u1", Kind: policy.KindUser, Status: "active", Groups: groups}
+	}
+	for _, tc := range []struct {
+		name string
+		r    policy.Request
+		want policy.Outcome
+	}{
+		{"member", policy.Request{Principal: user("a", "bc"), Action: "access", Application: "team-app", Time: at}, policy.OutcomeAllow},
+		// Naively joined, ["a","bc"] and ["ab","c"] would look alike.
+		{"not a member", policy.Request{Principal: user("ab", "c"), Action: "access", Application: "team-app", Time: at}, policy.OutcomeDeny},
+		{"quiet", policy.Request{Principal: user("a"), Action: "introspect", RiskLevel: "none", Time: at}, policy.OutcomeAllow},
+		{"same, high risk", policy.Request{Principal: user("a"), Action: "introspect", RiskLevel: "high", Time: at}, policy.OutcomeDeny},
+		{"same, quiet again", policy.Request{Principal: user("a"), Action: "introspect", RiskLevel: "none", Time: at}, policy.OutcomeAllow},
+		{"sensitive, medium", policy.Request{Principal: user("a"), Action: "access", Application: "pay", Sensitive: true,
+			RiskLevel: "medium", Time: at}, policy.OutcomeStepUp},
+		{"not sensitive, medium", policy.Request{Principal: user("a"), Action: "access", Application: "pay",
+			RiskLevel: "medium", Time: at}, policy.OutcomeAllow},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for i := range 3 {
+				d, err := c.Decide(ctx, tc.r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d.Outcome() != tc.want {
+					t.Fatalf("decision %d: %s %v, want %s", i, d.Outcome(), policy.Codes(d.Reasons), tc.want)
+				}
+				if len(d.Reasons) > 0 {
+					d.Reasons[0].Code = "changed by a caller"
+				}
+				if len(d.PolicyIDs) > 0 {
+					d.PolicyIDs[0] = "changed by a caller"
+				}
+			}
+			d, _ := c.Decide(ctx, tc.r)
+			if slices.Contains(policy.Codes(d.Reasons), "changed by a caller") || slices.Contains(d.PolicyIDs, "changed by a caller") {
+				t.Fatal("a caller's change to a decision reached the next caller")
+			}
+		})
 	}
 }

@@ -226,6 +226,9 @@ func (h *Handler) single(c echo.Context, in evaluationRequest) error {
 		return badRequest(err)
 	}
 	d, err := h.Evaluator.Evaluate(c.Request().Context(), q)
+	if errors.Is(err, policy.ErrInvalid) {
+		return badRequest(errors.New(misfit(err)))
+	}
 	if err != nil {
 		return fmt.Errorf("authzen: evaluate: %w", err)
 	}
@@ -292,6 +295,9 @@ func (h *Handler) evaluateOne(ctx context.Context, defaults evaluationRequest, r
 		return failed(http.StatusBadRequest, err.Error()), nil
 	}
 	d, err := h.Evaluator.Evaluate(ctx, q)
+	if errors.Is(err, policy.ErrInvalid) {
+		return failed(http.StatusBadRequest, misfit(err)), nil
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return decision{}, ctx.Err()
@@ -301,6 +307,13 @@ func (h *Handler) evaluateOne(ctx context.Context, defaults evaluationRequest, r
 		return failed(http.StatusInternalServerError, "The policy could not be evaluated."), nil
 	}
 	return render(d), nil
+}
+
+// misfit says why a request does not fit the policy's schema (a property of the wrong
+// type, an entity without an id): the caller's mistake, a 400, not the server's.
+func misfit(err error) string {
+	msg := strings.TrimPrefix(err.Error(), policy.ErrInvalid.Error()+": ")
+	return "The request does not fit the policy's schema: " + msg + "."
 }
 
 // failed is an evaluation's error in its place (section 7.2.1): decisions default to

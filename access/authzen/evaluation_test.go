@@ -1,6 +1,7 @@
 package authzen_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"reflect"
 	"strings"
@@ -276,5 +277,40 @@ func TestRequestID(t *testing.T) {
 				t.Errorf("X-Request-ID = %q, want exactly %q", got, tc.id)
 			}
 		})
+	}
+}
+
+// A request the policy's schema cannot take (a property of the wrong type) is the
+// caller's mistake: 400 saying which member, alone or in its place in a batch.
+func TestEvaluation_MisfitIsABadRequest(t *testing.T) {
+	en := newEnv(t, nil)
+	rec := en.post(t, authzen.PathEvaluation, request("misfit"))
+	p := wantProblem(t, rec, http.StatusBadRequest, "")
+	if !strings.Contains(p.Detail, "resource.properties.sensitive must be a Bool") {
+		t.Errorf("detail %q does not say which member", p.Detail)
+	}
+	rec = en.post(t, authzen.PathEvaluations, `{"subject":{"type":"user","id":"a"},"action":{"name":"read"},`+
+		`"evaluations":[{"resource":{"type":"d","id":"misfit"}},{"resource":{"type":"d","id":"ok"}}]}`)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("batch: %d %s", rec.Code, rec.Body)
+	}
+	var out struct {
+		Evaluations []struct {
+			Decision bool `json:"decision"`
+			Context  struct {
+				Error struct {
+					Status int `json:"status"`
+				} `json:"error"`
+			} `json:"context"`
+		} `json:"evaluations"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || len(out.Evaluations) != 2 {
+		t.Fatalf("batch answer %s: %v", rec.Body, err)
+	}
+	if e := out.Evaluations[0]; e.Decision || e.Context.Error.Status != http.StatusBadRequest {
+		t.Errorf("the misfit item: %+v, want decision false with error status 400", e)
+	}
+	if !out.Evaluations[1].Decision {
+		t.Error("the item after a misfit was not evaluated")
 	}
 }

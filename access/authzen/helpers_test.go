@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -59,7 +60,7 @@ func (callers) Decide(_ context.Context, r policy.Request) (policy.Decision, err
 
 // evaluator is the policy behind AuthZEN, by resource id: "deny..." is denied with a
 // reason, "bare-deny" denied without one, "stepup" asks for step-up, "broken" cannot
-// be evaluated, "read-only" permits only the action read, anything else is allowed. It
+// be evaluated, "misfit" does not fit the schema, "read-only" permits only the action read, anything else is allowed. It
 // records every query.
 type evaluator struct {
 	mu  sync.Mutex
@@ -73,6 +74,8 @@ func (e *evaluator) Evaluate(_ context.Context, q policy.Query) (policy.Decision
 	switch id := q.Resource.ID; {
 	case id == "broken":
 		return policy.Decision{}, errors.New("policy store unreachable at 10.0.0.7")
+	case id == "misfit":
+		return policy.Decision{}, fmt.Errorf("%w: resource.properties.sensitive must be a Bool", policy.ErrInvalid)
 	case id == "bare-deny":
 		return policy.Decision{}, nil
 	case strings.HasPrefix(id, "deny"):

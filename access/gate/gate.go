@@ -60,10 +60,15 @@ type Request struct {
 	// both kinds, as RFC 7662 does.
 	AccessTokenOnly bool
 	Action          string // policy.ActionIntrospect, policy.ActionAPI
-	Resource        string // the API route, later the application or route
-	IP              string
-	UserAgent       string
-	DeviceID        string
+	Resource        string // the API route, or "application:<id>"
+	// The application and route asked about (forward-auth), as the policy sees them:
+	// its sensitivity is what the default policy's step-up reads.
+	Application          string
+	Sensitive            bool
+	RouteHost, RoutePath string
+	IP                   string
+	UserAgent            string
+	DeviceID             string
 }
 
 // Result is the decision with its reasons. Active is RFC 7662's "active": the token is
@@ -162,7 +167,8 @@ func (g *Gate) decide(ctx context.Context, r Request, subject, clientID, sid str
 		reasons[i] = rr.Code
 	}
 	dec, err := g.d.Policy.Decide(ctx, policy.Request{Principal: p, ClientID: clientID, SessionID: sid,
-		Scopes: scopes, Action: r.Action, Resource: r.Resource, IP: r.IP, UserAgent: r.UserAgent,
+		Scopes: scopes, Action: r.Action, Resource: r.Resource, Application: r.Application, Sensitive: r.Sensitive,
+		RouteHost: r.RouteHost, RoutePath: r.RoutePath, IP: r.IP, UserAgent: r.UserAgent,
 		DeviceID: r.DeviceID, RiskScore: risk.Score, RiskLevel: string(risk.Level), RiskReasons: reasons})
 	if err != nil {
 		return Result{}, fmt.Errorf("evaluate the policy: %w", err)

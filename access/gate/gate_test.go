@@ -162,7 +162,8 @@ func TestCheck(t *testing.T) {
 			pol, rec := &decider{d: tc.policy}, &recorder{}
 			g := newGate(t, pol, scorer{r: analytics.Risk{Score: 42, Level: analytics.LevelMedium, Reasons: []analytics.Reason{{Code: "new_device"}}}}, rec)
 			res, err := g.Check(context.Background(), gate.Request{Token: tc.token, AccessTokenOnly: tc.accessOnly,
-				Action: policy.ActionAPI, Resource: "admin /users", IP: "127.0.0.1", UserAgent: "test"})
+				Action: policy.ActionAPI, Resource: "admin /users", Application: "payroll", Sensitive: true,
+				RouteHost: "pay.example", RoutePath: "/reports", IP: "127.0.0.1", UserAgent: "test"})
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("Check error = %v, want error %v", err, tc.wantErr)
 			}
@@ -188,7 +189,8 @@ func TestCheck(t *testing.T) {
 			// The policy sees the request flat, with the risk the scorer gave.
 			got := pol.got[0]
 			if got.Principal.ID == "" || got.RiskScore != 42 || got.RiskLevel != "medium" || !slices.Equal(got.RiskReasons, []string{"new_device"}) ||
-				got.Action != policy.ActionAPI || got.Resource != "admin /users" || got.IP != "127.0.0.1" || got.ClientID == "" {
+				got.Action != policy.ActionAPI || got.Resource != "admin /users" || got.IP != "127.0.0.1" || got.ClientID == "" ||
+				got.Application != "payroll" || !got.Sensitive || got.RouteHost != "pay.example" || got.RoutePath != "/reports" {
 				t.Fatalf("policy request = %+v", got)
 			}
 			if len(rec.evs) != 1 || rec.evs[0].Allowed != tc.wantAllow || rec.evs[0].Risk.Score != 42 {

@@ -148,7 +148,9 @@ func (h *Handler) authz(c echo.Context) error {
 		return refuse(c, http.StatusForbidden, ReasonRouteUnknown, "No route leads this host and path to an application.")
 	}
 	info := httpserver.ClientInfo(c, h.Cookies.DeviceCookieName())
-	req := gate.Request{Action: ActionAccess, Resource: m.Resource(), IP: info.IP, UserAgent: info.UserAgent, DeviceID: info.DeviceID}
+	req := gate.Request{Action: ActionAccess, Resource: m.Resource(), Application: m.Application.ID,
+		Sensitive: m.Application.Sensitive, RouteHost: m.Route.Host, RoutePath: m.Route.PathPrefix,
+		IP: info.IP, UserAgent: info.UserAgent, DeviceID: info.DeviceID}
 	browser := wantsPage(r, o)
 
 	var res gate.Result

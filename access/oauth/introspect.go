@@ -24,14 +24,14 @@ import (
 func (h *Handler) introspect(c echo.Context) error {
 	ctx := c.Request().Context()
 	r := c.Request()
-	raw, _, ok := r.BasicAuth()
+	raw, rawSecret, ok := r.BasicAuth()
 	if !ok || strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
 		h.Provider.WriteIntrospectionError(ctx, c.Response(),
 			fosite.ErrRequestUnauthorized.WithHint("Authenticate with HTTP Basic client credentials (client_secret_basic)."))
 		return nil
 	}
 	id, _ := url.QueryUnescape(raw)
-	if h.introspectLean(c, id) {
+	if h.introspectLean(c, id, rawSecret) {
 		return nil
 	}
 	allowed := false

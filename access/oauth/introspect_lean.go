@@ -31,7 +31,7 @@ import (
 // introspect, a token not found or not active, a refresh token, a scope parameter, a
 // multipart body. fosite then handles the request as before, with the throttle, the
 // hashing and every error answer.
-func (h *Handler) introspectLean(c echo.Context, id string) bool {
+func (h *Handler) introspectLean(c echo.Context, id, rawSecret string) bool {
 	p := h.Provider
 	if p.secrets == nil || p.tokens == nil {
 		return false
@@ -56,7 +56,7 @@ func (h *Handler) introspectLean(c echo.Context, id string) bool {
 	if hint := form.Get("token_type_hint"); hint != "" && hint != string(fosite.AccessToken) {
 		return false
 	}
-	if !h.callerVerified(ctx, r, id) {
+	if !h.callerVerified(ctx, id, rawSecret) {
 		return false
 	}
 	token := tokens[0]
@@ -113,12 +113,12 @@ func isFormBody(ct string) bool {
 	return rest == "" || rest[0] == ';'
 }
 
-// callerVerified reports whether the HTTP Basic caller is a client in good standing,
-// allowed to introspect, whose secret (current, or the one a rotation replaced while its
-// overlap lasts) is a cached correct verdict. It hashes nothing and reserves nothing.
-func (h *Handler) callerVerified(ctx context.Context, r *http.Request, id string) bool {
-	_, raw, _ := r.BasicAuth()
-	secret, err := url.QueryUnescape(raw)
+// callerVerified reports whether the HTTP Basic caller (id, and the secret as sent,
+// form-encoded) is a client in good standing, allowed to introspect, whose secret
+// (current, or the one a rotation replaced while its overlap lasts) is a cached correct
+// verdict. It hashes nothing and reserves nothing.
+func (h *Handler) callerVerified(ctx context.Context, id, rawSecret string) bool {
+	secret, err := url.QueryUnescape(rawSecret)
 	if err != nil {
 		return false
 	}

@@ -20,9 +20,6 @@ type Event struct {
 	ClientID   string   `json:"client_id,omitempty"`
 	// Durable marks a revocation recorded in the durable log, which has a receipt.
 	Durable bool `json:"durable,omitempty"`
-	// Policy announces that this version of the central policy is in force: every node
-	// loads it (Fanout.PolicyChanged). Such an event revokes nothing.
-	Policy int64 `json:"policy,omitempty"`
 	// Reload names node-local tables to reload from the database (forward-auth's
 	// route table). It is no revocation: an event that carries only this passes by the
 	// token cache and the listeners, and reaches the watchers alone.

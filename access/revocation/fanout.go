@@ -37,13 +37,9 @@ type Fanout struct {
 	// (back-channel logout, security events) that this node's outbox worker can start
 	// at once rather than at its next poll.
 	Notify func()
-	// PolicyChanged, if set, hears that a new version of the central policy is in force
-	// (version 0: the node reconnected to the bus and may have missed one). It must not
-	// block: it runs on the bus's goroutine.
-	PolicyChanged func(version int64)
-	Bus           Bus // LocalBus on a single node; nil is the same
-	Log           Log // the durable log: receipts and catch-up
-	Logger        *slog.Logger
+	Bus    Bus // LocalBus on a single node; nil is the same
+	Log    Log // the durable log: receipts and catch-up
+	Logger *slog.Logger
 
 	mu   sync.Mutex
 	seen map[string]time.Time // revocation ids applied recently, so the log is replayed once
@@ -81,9 +77,6 @@ func (f *Fanout) Resync(ctx context.Context, since time.Time) error {
 	// Internal invalidations (RFC 7009 revocation, refresh rotation, logout) are not
 	// in the durable log; forgetting everything covers whatever was missed.
 	f.apply(Event{All: true})
-	if f.PolicyChanged != nil {
-		f.PolicyChanged(0)
-	}
 	return f.CatchUp(ctx, since)
 }
 
@@ -132,12 +125,6 @@ func (f *Fanout) Follow(ctx context.Context, interval, overlap time.Duration) {
 // apply drops what ev names from this node's memory: the token cache, every listener
 // and every watcher. A reload request reaches the watchers only.
 func (f *Fanout) apply(ev Event) {
-	if ev.Policy != 0 {
-		if f.PolicyChanged != nil {
-			f.PolicyChanged(ev.Policy)
-		}
-		return
-	}
 	for _, w := range f.Watchers {
 		w.Watch(ev)
 	}

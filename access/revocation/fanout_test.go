@@ -68,32 +68,6 @@ func TestFanout_Notify(t *testing.T) {
 	}
 }
 
-// A new policy version reaches every node through the bus as an event that revokes
-// nothing; a node that reconnects is told to look for one it may have missed.
-func TestFanout_PolicyChanged(t *testing.T) {
-	w := newWorld()
-	var versions []int64
-	l := &forgetting{}
-	f := &revocation.Fanout{Node: "n1", Bus: fakeBus{w}, Log: fakeLog{w}, Listeners: []revocation.Listener{l},
-		PolicyChanged: func(v int64) { versions = append(versions, v) }}
-	f.Cache = revocation.NewTokenCache(newMemTokens(), time.Minute, 10)
-	f.Cache.Attach(f.Fresh, nil)
-	ctx := context.Background()
-	if _, err := f.Publish(ctx, revocation.Event{Policy: 3}); err != nil {
-		t.Fatal(err)
-	}
-	f.Receive(ctx, revocation.Event{ID: "p4", Policy: 4})
-	if err := f.Resync(ctx, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	if want := []int64{3, 4, 0}; !slices.Equal(versions, want) {
-		t.Fatalf("policy versions heard %v, want %v", versions, want)
-	}
-	if want := []string{"*"}; !slices.Equal(l.got, want) { // only the resync's
-		t.Fatalf("a policy event reached the caches: listeners heard %v", l.got)
-	}
-}
-
 type watching struct{ got []revocation.Event }
 
 func (w *watching) Watch(ev revocation.Event) { w.got = append(w.got, ev) }

@@ -122,7 +122,7 @@ func newPolicyCmd(c *cli) *cobra.Command {
 				return err
 			}
 			// Nodes on the bus load it at once; the others within their poll.
-			if _, err := a.fanout.Publish(cmd.Context(), revocation.Event{Policy: v.Number}); err != nil {
+			if _, err := a.fanout.Publish(cmd.Context(), revocation.Event{Reload: []string{reloadPolicy}}); err != nil {
 				fmt.Fprintf(c.stderr, "policy version %d is saved, but announcing it failed (nodes load it within 30 s): %v\n", v.Number, err)
 			}
 			if c.output == "json" {

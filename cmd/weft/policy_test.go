@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/weft-fabric/weft/access/revocation"
 	"github.com/weft-fabric/weft/policy"
 )
 
@@ -91,5 +92,34 @@ unless { principal is Weft::User };
 	}
 	if active, _ := introspectAt(t, n2.base, tok.AccessToken); active {
 		t.Fatal("a refused change put something else in force on node 2")
+	}
+}
+
+// A node loads the policy when the bus announces a version or resyncs (it may have
+// missed one), not on revocations; announcements that arrive while a load is pending
+// fold into it, and the bus is never blocked.
+func TestPolicyReloads_Watch(t *testing.T) {
+	w := &policyReloads{kick: make(chan struct{}, 1)}
+	for _, tc := range []struct {
+		ev   revocation.Event
+		want bool
+	}{
+		{revocation.Event{Reload: []string{reloadPolicy}}, true},
+		{revocation.Event{All: true}, true},
+		{revocation.Event{Reload: []string{"routes"}}, false},
+		{revocation.Event{Subject: "alice", Durable: true}, false},
+	} {
+		w.Watch(tc.ev)
+		w.Watch(tc.ev) // pending already: must not block
+		select {
+		case <-w.kick:
+			if !tc.want {
+				t.Errorf("%+v asked for a policy load", tc.ev)
+			}
+		default:
+			if tc.want {
+				t.Errorf("%+v did not ask for a policy load", tc.ev)
+			}
+		}
 	}
 }

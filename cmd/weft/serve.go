@@ -100,18 +100,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Add
 	if a.bus == nil {
 		policyPoll = time.Second
 	}
-	workers.Go(func() error {
-		t := time.NewTicker(policyPoll)
-		defer t.Stop()
-		for {
-			select {
-			case <-wctx.Done():
-				return nil
-			case <-t.C:
-				a.syncPolicy(wctx)
-			}
-		}
-	})
+	workers.Go(func() error { a.policyReloads.run(wctx, policyPoll); return nil })
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewDBStatsCollector(a.db.SQL(), string(a.db.Dialect())))

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/ory/fosite"
@@ -105,9 +106,11 @@ type app struct {
 	ssfSecrets  *keys.SecretBox // server only: admin commands hold no key-encryption key
 	revocations *revocation.Service
 	// The central policy: the engine every decision asks, and its versions.
-	policy     *policy.Engine
-	policies   *policy.Service
-	principals gate.Principals // behind the node's cache when it has one
+	policy   *policy.Engine
+	policies *policy.Service
+	// policyReloads puts announced versions in force (a fan-out watcher).
+	policyReloads *policyReloads
+	principals    gate.Principals // behind the node's cache when it has one
 
 	// Throttling of failed client authentications and logins, on Redis (behind a
 	// per-node fallback) when configured, else in process.
@@ -171,6 +174,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, r role) (_ *app, 
 	a.revLog = accsql.NewRevocations(db)
 	a.policy = policy.NewEngine()
 	a.policies = policy.NewService(polsql.New(db), a.policy)
+	a.policyReloads = &policyReloads{a: a, kick: make(chan struct{}, 1)}
 	if err := a.buildFanout(r, dirStore, kek); err != nil {
 		return nil, err
 	}
@@ -267,7 +271,7 @@ func (a *app) buildFanout(r role, subjects gate.Subjects, kek []byte) error {
 	// applied here, whichever node made it, may have queued deliveries: Notify wakes the
 	// outbox worker.
 	f := &revocation.Fanout{Node: node, Log: a.revLog, Logger: a.log, Listeners: []revocation.Listener{a.clientCache},
-		Notify: a.wake.Notify, PolicyChanged: func(int64) { go a.syncPolicy(context.Background()) }}
+		Watchers: []revocation.Watcher{a.policyReloads}, Notify: a.wake.Notify}
 	a.fanout, a.storage, a.principals = f, a.tokens, gate.DirectoryPrincipals{Subjects: subjects}
 	switch {
 	case cfg.DatabaseURL == "":
@@ -526,6 +530,40 @@ func loadKEK(cfg Config, log *slog.Logger) ([]byte, error) {
 			"path", path)
 	}
 	return kek, nil
+}
+
+// reloadPolicy is the fan-out reload that announces a new policy version.
+const reloadPolicy = "policy"
+
+// policyReloads loads the newest policy version when the bus announces one, after a
+// resync (which may have missed one), and every poll interval, one load at a time.
+type policyReloads struct {
+	a    *app
+	kick chan struct{}
+}
+
+// Watch implements revocation.Watcher; it never blocks the bus.
+func (w *policyReloads) Watch(ev revocation.Event) {
+	if ev.All || slices.Contains(ev.Reload, reloadPolicy) {
+		select {
+		case w.kick <- struct{}{}:
+		default: // a load is already pending
+		}
+	}
+}
+
+func (w *policyReloads) run(ctx context.Context, poll time.Duration) {
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.kick:
+		case <-t.C:
+		}
+		w.a.syncPolicy(ctx)
+	}
 }
 
 // syncPolicy puts the newest stored policy version in force on this node. A version
